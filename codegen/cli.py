@@ -1,0 +1,242 @@
+"""The `ossgen` command line: validate, generate and check.
+
+Exit codes: 0 success; 1 `validate` found the config invalid or `check` found
+stale files; 2 unreadable input, bad usage, or a `generate` whose input is invalid
+(nothing is written then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ossgen.codegen.render import GenerationRequest, package_name_for, render_package
+from ossgen.codegen.summary import mesh_summary
+from ossgen.codegen.writer import diff_files, write_files
+from ossgen.schema.errors import ConfigError, Issue
+from ossgen.schema.loaders import LoadedConfig, load_config
+from ossgen.schema.mesh import MeshConfig, load_mesh
+from ossgen.schema.sharding import check_mesh
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_UNUSABLE_INPUT = 2
+
+
+class InputError(Exception):
+    """Input that stops a command, with the issues to report."""
+
+    def __init__(self, issues: list[Issue], exit_code: int):
+        super().__init__("\n".join(issue.format() for issue in issues))
+        self.issues = issues
+        self.exit_code = exit_code
+
+
+def _display_path(path: str | Path) -> str:
+    """Return `path` relative to the working directory where possible, with "/" separators."""
+    text = str(path)
+    if not os.path.isabs(text) and not Path(text).exists():
+        return Path(text).as_posix()
+    return Path(os.path.relpath(Path(text).resolve(), Path.cwd())).as_posix()
+
+
+def _read_error(path: str, error: OSError) -> Issue:
+    reason = error.strerror or str(error)
+    return Issue(
+        file=path, line=None, column=None, field="", key=None, code="unreadable",
+        message=f"cannot read the file: {reason}", hint="check the path and its permissions",
+    )
+
+
+def _load(config_path: str, mesh_source: str | None, strict: bool) -> tuple[LoadedConfig, MeshConfig | None]:
+    """Load and cross-check a config and an optional mesh; raise InputError with every issue."""
+    try:
+        loaded = load_config(config_path, strict=strict)
+    except ConfigError as error:
+        unreadable = any(issue.code == "syntax" for issue in error.issues)
+        raise InputError(error.issues, EXIT_UNUSABLE_INPUT if unreadable else EXIT_INVALID) from None
+    except OSError as error:
+        raise InputError([_read_error(config_path, error)], EXIT_UNUSABLE_INPUT) from None
+
+    if mesh_source is None:
+        return loaded, None
+    try:
+        mesh = load_mesh(mesh_source)
+    except OSError as error:
+        raise InputError([_read_error(mesh_source, error)], EXIT_UNUSABLE_INPUT) from None
+    except (ValueError, ValidationError) as error:
+        messages = (
+            [item["msg"].removeprefix("Value error, ") for item in error.errors()]
+            if isinstance(error, ValidationError) else [str(error)]
+        )
+        issues = [
+            Issue(file=mesh_source, line=None, column=None, field="mesh", key=None, code="mesh",
+                  message=message, hint=None)
+            for message in messages
+        ]
+        raise InputError(issues, EXIT_INVALID) from None
+
+    mesh_issues = [
+        Issue(file=mesh_source, line=issue.line, column=issue.column, field=issue.field, key=issue.key,
+              code=issue.code, message=issue.message, hint=issue.hint, severity=issue.severity)
+        for issue in check_mesh(loaded.config, mesh)
+    ]
+    if mesh_issues:
+        raise InputError(mesh_issues, EXIT_INVALID)
+    return loaded, mesh
+
+
+def _print_issues(issues: Sequence[Issue], output_format: str) -> None:
+    if output_format == "json":
+        print(json.dumps([issue.to_dict() for issue in issues], indent=2))
+        return
+    for issue in issues:
+        print(issue.format(), file=sys.stderr)
+
+
+def run_validate(arguments: argparse.Namespace) -> int:
+    try:
+        loaded, mesh = _load(arguments.config, arguments.mesh, arguments.strict)
+    except InputError as error:
+        _print_issues(error.issues, arguments.format)
+        return error.exit_code
+
+    if arguments.format == "json":
+        print(json.dumps([issue.to_dict() for issue in loaded.warnings], indent=2))
+        return EXIT_OK
+    for warning in loaded.warnings:
+        print(warning.format(), file=sys.stderr)
+    config = loaded.config
+    print(
+        f"{arguments.config}: valid {loaded.source_format} config: {config.num_hidden_layers} layers, "
+        f"{config.num_local_experts} experts (top {config.num_experts_per_tok}), hidden size {config.hidden_size}"
+    )
+    if arguments.verbose and loaded.ignored_keys:
+        print("accepted but not used by the model: " + ", ".join(loaded.ignored_keys))
+    if mesh is not None:
+        print(mesh_summary(config, mesh))
+    return EXIT_OK
+
+
+def _generate_files(
+    config_path: str, mesh_source: str | None, name: str | None, output_dir: str, strict: bool
+) -> tuple[dict[str, str], Path]:
+    loaded, mesh = _load(config_path, mesh_source, strict)
+    package_name = name or package_name_for(config_path)
+    if not package_name.isidentifier():
+        issue = Issue(
+            file=None, line=None, column=None, field="name", key=None, code="invalid_value",
+            message=f"package name {package_name!r} is not a Python identifier",
+            hint="pass --name with letters, digits and underscores, not starting with a digit",
+        )
+        raise InputError([issue], EXIT_UNUSABLE_INPUT)
+    request = GenerationRequest(
+        config=loaded.config,
+        mesh=mesh or MeshConfig(),
+        package_name=package_name,
+        config_path=_display_path(config_path),
+        mesh_source=None if mesh_source is None else _display_path(mesh_source),
+        output_dir=_display_path(output_dir),
+    )
+    return render_package(request), Path(output_dir) / package_name
+
+
+def run_generate(arguments: argparse.Namespace) -> int:
+    try:
+        files, project_dir = _generate_files(
+            arguments.config, arguments.mesh, arguments.name, arguments.output, arguments.strict
+        )
+    except InputError as error:
+        _print_issues(error.issues, "text")
+        print("nothing was written", file=sys.stderr)
+        return EXIT_UNUSABLE_INPUT
+
+    written = write_files(files, project_dir)
+    print(f"generated {project_dir} ({len(written)} of {len(files)} files changed)")
+    return EXIT_OK
+
+
+def _recorded_sources(pyproject: Path) -> dict[str, str]:
+    with pyproject.open("rb") as handle:
+        table = tomllib.load(handle).get("tool", {}).get("ossgen")
+    if not isinstance(table, dict) or "config" not in table:
+        raise KeyError(f"{pyproject} has no [tool.ossgen] table naming its config")
+    return table
+
+
+def run_check(arguments: argparse.Namespace) -> int:
+    stale = 0
+    checked = 0
+    for root in arguments.directories:
+        projects = sorted(Path(root).glob("*/pyproject.toml"))
+        if not projects:
+            print(f"{root}: no generated packages found (expected DIR/NAME/pyproject.toml)", file=sys.stderr)
+            return EXIT_UNUSABLE_INPUT
+        for pyproject in projects:
+            try:
+                sources = _recorded_sources(pyproject)
+                files, project_dir = _generate_files(
+                    sources["config"], sources.get("mesh"), sources.get("name"), str(pyproject.parent.parent), False
+                )
+            except (KeyError, tomllib.TOMLDecodeError) as error:
+                print(f"{pyproject}: {error}", file=sys.stderr)
+                return EXIT_UNUSABLE_INPUT
+            except InputError as error:
+                _print_issues(error.issues, "text")
+                return EXIT_UNUSABLE_INPUT
+            checked += 1
+            diff = diff_files(files, project_dir)
+            if diff:
+                stale += 1
+                sys.stdout.writelines(diff)
+                print(f"{project_dir}: stale; regenerate with the command in its banner")
+    if stale:
+        return EXIT_INVALID
+    print(f"{checked} generated package(s) up to date")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ossgen", description="Validate GPT-OSS configs and generate Flax NNX model packages."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    validate = commands.add_parser("validate", help="check a config (and optionally a mesh) and report every problem")
+    validate.add_argument("config", help="YAML, JSON, Hugging Face config.json or OpenAI original/config.json")
+    validate.add_argument("--mesh", help="mesh file (YAML/JSON) or inline sizes such as ep=4,tp=2")
+    validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    validate.add_argument("--verbose", action="store_true", help="also list keys accepted but not used by the model")
+    validate.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    validate.set_defaults(handler=run_validate)
+
+    generate = commands.add_parser("generate", help="write a Flax NNX package for a config and mesh")
+    generate.add_argument("config", help="YAML, JSON, Hugging Face config.json or OpenAI original/config.json")
+    generate.add_argument("--mesh", help="mesh file (YAML/JSON) or inline sizes such as ep=4,tp=2")
+    generate.add_argument("--name", help="Python package name (default: from the config file name)")
+    generate.add_argument("-o", "--output", required=True, help="folder to write the package project into")
+    generate.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    generate.set_defaults(handler=run_generate)
+
+    check = commands.add_parser("check", help="fail with a diff when generated packages are stale")
+    check.add_argument("directories", nargs="*", default=["generated"], help="folders of generated packages (default: generated)")
+    check.set_defaults(handler=run_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    arguments = build_parser().parse_args(argv)
+    return arguments.handler(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

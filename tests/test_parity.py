@@ -1,0 +1,180 @@
+"""Numerical parity of generated packages with `transformers`' GPT-OSS (float32, CPU).
+
+Weights come from a randomly initialised `transformers.GptOssForCausalLM` whose
+norms, sinks and biases are redrawn with non-trivial values, and sequences are
+longer than the sliding window so the window masks real keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+import transformers
+from support import tiny_config
+from flax import nnx
+
+from ossgen.schema.config import GptOssConfig
+from ossgen.schema.rope import YarnRopeScaling
+
+LOGIT_TOLERANCE = 1e-5
+
+
+def hf_config(config: GptOssConfig) -> transformers.GptOssConfig:
+    """Build the `transformers` config with the same settings as ours."""
+    rope: dict[str, Any] = {"rope_type": "default", "rope_theta": config.rope_theta}
+    if isinstance(config.rope_scaling, YarnRopeScaling):
+        rope = {
+            "rope_type": "yarn",
+            "rope_theta": config.rope_theta,
+            "factor": config.rope_scaling.factor,
+            "beta_fast": config.rope_scaling.beta_fast,
+            "beta_slow": config.rope_scaling.beta_slow,
+            "truncate": config.rope_scaling.truncate,
+            "original_max_position_embeddings": config.rope_scaling.original_max_position_embeddings,
+        }
+        if config.rope_scaling.attention_factor is not None:
+            rope["attention_factor"] = config.rope_scaling.attention_factor
+    return transformers.GptOssConfig(
+        num_hidden_layers=config.num_hidden_layers,
+        num_local_experts=config.num_local_experts,
+        vocab_size=config.vocab_size,
+        hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size,
+        head_dim=config.head_dim,
+        num_attention_heads=config.num_attention_heads,
+        num_key_value_heads=config.num_key_value_heads,
+        sliding_window=config.sliding_window,
+        max_position_embeddings=config.max_position_embeddings,
+        rms_norm_eps=config.rms_norm_eps,
+        num_experts_per_tok=config.num_experts_per_tok,
+        layer_types=list(config.layer_types),
+        rope_parameters=rope,
+        swiglu_limit=config.mlp_activations_limit,
+        swiglu_alpha=config.swiglu_alpha,
+        router_aux_loss_coef=config.router_aux_loss_coef,
+        attn_implementation="eager",
+    )
+
+
+def random_hf_model(config: GptOssConfig, seed: int) -> transformers.GptOssForCausalLM:
+    """Return a float32 `transformers` model with every parameter drawn at random, biases and sinks included."""
+    torch.manual_seed(seed)
+    model = transformers.GptOssForCausalLM(hf_config(config)).float().eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "norm" in name:
+                parameter.copy_(1.0 + 0.2 * torch.randn_like(parameter))
+            elif name.endswith("sinks"):
+                parameter.copy_(torch.randn_like(parameter))
+            elif "bias" in name:
+                parameter.copy_(0.3 * torch.randn_like(parameter))
+            else:
+                parameter.copy_(0.1 * torch.randn_like(parameter))
+    return model
+
+
+def run_both(package: Any, config: GptOssConfig, input_ids: np.ndarray, attention_mask: np.ndarray | None = None,
+             seed: int = 0) -> tuple[Any, Any]:
+    """Run the `transformers` model and the generated one on the same weights and inputs."""
+    reference = random_hf_model(config, seed)
+    model = package.GptOssForCausalLM(package.GptOssConfig(), rngs=nnx.Rngs(0))
+    package.load_hf_state_dict(model, reference.state_dict())
+
+    ids = torch.from_numpy(input_ids)
+    mask = None if attention_mask is None else torch.from_numpy(attention_mask)
+    with torch.no_grad():
+        expected = reference(input_ids=ids, attention_mask=mask, labels=ids, output_router_logits=True)
+    actual = model(
+        jnp.asarray(input_ids),
+        attention_mask=None if attention_mask is None else jnp.asarray(attention_mask),
+        labels=jnp.asarray(input_ids),
+        output_router_logits=True,
+    )
+    return expected, actual
+
+
+PARITY_CASES = {
+    "yarn_mixed_layers": tiny_config(),
+    "yarn_truncated_with_attention_factor": tiny_config(
+        rope_scaling={
+            "rope_type": "yarn",
+            "factor": 8.0,
+            "beta_fast": 16.0,
+            "beta_slow": 2.0,
+            "truncate": True,
+            "original_max_position_embeddings": 32,
+            "attention_factor": 1.2,
+        },
+        layer_types=["full_attention", "sliding_attention", "sliding_attention", "full_attention"],
+    ),
+    "plain_rope_top2_groups4": tiny_config(
+        rope_scaling=None,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+        num_experts_per_tok=2,
+        sliding_window=5,
+        mlp_activations_limit=0.5,
+        swiglu_alpha=1.3,
+        layer_types=None,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PARITY_CASES))
+def test_logits_match_transformers(case: str, package_factory: Any) -> None:
+    config = PARITY_CASES[case]
+    package = package_factory(config, f"parity_{case}")
+    input_ids = np.random.default_rng(1).integers(0, config.vocab_size, size=(2, 3 * config.sliding_window + 7))
+
+    expected, actual = run_both(package, config, input_ids)
+
+    logits_error = np.abs(np.asarray(actual.logits) - expected.logits.numpy()).max()
+    assert logits_error < LOGIT_TOLERANCE, f"max |logit difference| {logits_error:.3g}"
+    assert np.abs(expected.logits.numpy()).max() > 0.5, "logits too small for the comparison to mean anything"
+    np.testing.assert_allclose(float(actual.aux_loss), float(expected.aux_loss), rtol=1e-6)
+    np.testing.assert_allclose(float(actual.loss), float(expected.loss), rtol=1e-6)
+
+
+def test_router_logits_match_transformers(package_factory: Any) -> None:
+    config = tiny_config()
+    package = package_factory(config, "parity_yarn_mixed_layers")
+    input_ids = np.random.default_rng(2).integers(0, config.vocab_size, size=(2, 30))
+
+    expected, actual = run_both(package, config, input_ids, seed=3)
+
+    assert len(actual.router_logits) == config.num_hidden_layers
+    for layer, (ours, theirs) in enumerate(zip(actual.router_logits, expected.router_logits, strict=True)):
+        ours_flat = np.asarray(ours).reshape(-1, config.num_local_experts)
+        error = np.abs(ours_flat - theirs.numpy()).max()
+        assert error < LOGIT_TOLERANCE, f"layer {layer}: max |router logit difference| {error:.3g}"
+
+
+def test_padding_matches_transformers(package_factory: Any) -> None:
+    config = tiny_config()
+    package = package_factory(config, "parity_yarn_mixed_layers")
+    length = 3 * config.sliding_window
+    input_ids = np.random.default_rng(4).integers(0, config.vocab_size, size=(2, length))
+    # The second row ends with 6 padding tokens.
+    attention_mask = np.ones((2, length), dtype=np.int64)
+    attention_mask[1, -6:] = 0
+
+    expected, actual = run_both(package, config, input_ids, attention_mask, seed=5)
+
+    real = attention_mask.astype(bool)
+    logits_error = np.abs(np.asarray(actual.logits)[real] - expected.logits.numpy()[real]).max()
+    assert logits_error < LOGIT_TOLERANCE, f"max |logit difference| on real tokens {logits_error:.3g}"
+    np.testing.assert_allclose(float(actual.aux_loss), float(expected.aux_loss), rtol=1e-6)
+
+
+def test_sliding_window_sees_exactly_window_keys(package_factory: Any) -> None:
+    package = package_factory(tiny_config(), "parity_yarn_mixed_layers")
+    window = 4
+
+    mask = np.asarray(package.model.attention_mask(10, window, None))[0, 0, 0]
+
+    assert mask.sum(axis=1).tolist() == [1, 2, 3, 4, 4, 4, 4, 4, 4, 4]
+    assert mask[9].nonzero()[0].tolist() == [6, 7, 8, 9]
