@@ -1,0 +1,347 @@
+"""Configuration problems with their source positions, and their conversion from pydantic errors.
+
+Every problem found in a configuration becomes an `Issue`. A `ConfigError` carries all
+issues of one file, so the user can fix them in one pass. Validators that compare
+several fields raise a single pydantic error of type ``cross_field`` whose context lists
+each `Violation`, so that `issues_from_validation_error` can attach every violation to
+its own field and source position.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pydantic
+from pydantic_core import PydanticCustomError
+
+Severity = Literal["error", "warning"]
+
+# A location inside a configuration: mapping keys and list indices, outermost first.
+FieldPath = tuple[str | int, ...]
+
+CROSS_FIELD_ERROR_TYPE = "cross_field"
+
+# Codes for the pydantic error types that are not about the value itself.
+_PYDANTIC_CODES = {
+    "missing": "missing",
+    "extra_forbidden": "unknown_key",
+    "union_tag_not_found": "missing",
+}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in a configuration, with its position in the source file when known."""
+
+    file: str | None
+    line: int | None  # 1-based
+    column: int | None  # 1-based
+    field: str  # dotted path in ossgen's field names, such as "rope_scaling.beta_fast"
+    key: str | None  # the key as spelled in the source file, such as "swiglu_limit"
+    code: str
+    message: str
+    hint: str | None = None
+    severity: Severity = "error"
+
+    def format(self) -> str:
+        """Format the issue as ``FILE:LINE:COL: error: FIELD (KEY): MESSAGE`` plus a hint line."""
+        location = ""
+        if self.file is not None:
+            location += f"{self.file}:"
+        if self.line is not None:
+            location += f"{self.line}:"
+            if self.column is not None:
+                location += f"{self.column}:"
+
+        subject = self.field
+        if self.key is not None and self.key != self.field:
+            subject = f"{subject} ({self.key})" if subject else self.key
+
+        text = f"{location} {self.severity}: " if location else f"{self.severity}: "
+        if subject:
+            text += f"{subject}: "
+        text += self.message
+        if self.hint is not None:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the issue as a JSON-serializable dictionary."""
+        return dataclasses.asdict(self)
+
+
+class ConfigError(ValueError):
+    """Invalid configuration. `issues` lists every problem found, not only the first."""
+
+    def __init__(self, issues: Sequence[Issue]) -> None:
+        self.issues: list[Issue] = list(issues)
+        super().__init__("\n".join(issue.format() for issue in self.issues))
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Position of a key in a source file: the key as spelled there and its 1-based line and column."""
+
+    key: str
+    line: int | None
+    column: int | None
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A broken rule found by a model validator.
+
+    `field` is a dotted path relative to the model that runs the validator.
+    """
+
+    field: str
+    message: str
+    hint: str | None = None
+    code: str = "cross_field"
+
+
+def violations_error(violations: Sequence[Violation]) -> PydanticCustomError:
+    """Build one pydantic error that carries several violations.
+
+    Pydantic lets a model validator raise only one error. The context keeps each
+    violation, and the rendered message lists them all for callers that read only
+    ``str(ValidationError)``.
+    """
+    summary = "\n".join(f"{violation.field}: {violation.message}" for violation in violations)
+    context = {
+        "summary": summary,
+        "violations": [dataclasses.asdict(violation) for violation in violations],
+    }
+    # The message goes through the context because a literal template would treat any
+    # "{name}" in a message as a placeholder.
+    return PydanticCustomError(CROSS_FIELD_ERROR_TYPE, "{summary}", context)
+
+
+def dotted(path: Iterable[str | int]) -> str:
+    """Join a field path with dots, as in ``rope_scaling.beta_fast`` or ``layer_types.3``."""
+    return ".".join(str(part) for part in path)
+
+
+def split_dotted(text: str) -> FieldPath:
+    """Split a dotted field path, turning numeric parts into list indices."""
+    if not text:
+        return ()
+    return tuple(int(part) if part.isdigit() else part for part in text.split("."))
+
+
+def suggest_key(key: str, candidates: Iterable[str]) -> str | None:
+    """Return the candidate closest to a misspelled key, or None when none is close."""
+    matches = difflib.get_close_matches(key, sorted(set(candidates)), n=1)
+    return matches[0] if matches else None
+
+
+def locate(path: FieldPath, positions: Mapping[FieldPath, SourceLocation]) -> SourceLocation | None:
+    """Find the source location of a field, falling back to its closest enclosing key."""
+    for end in range(len(path), 0, -1):
+        location = positions.get(path[:end])
+        if location is not None:
+            return location
+    return None
+
+
+def _model_classes(annotation: Any) -> list[type[pydantic.BaseModel]]:
+    """Collect the pydantic models inside an annotation, looking through Optional, Union and Annotated."""
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return [annotation]
+    found: list[type[pydantic.BaseModel]] = []
+    for argument in typing.get_args(annotation):
+        for model in _model_classes(argument):
+            if model not in found:
+                found.append(model)
+    return found
+
+
+def _tag_matches(model: type[pydantic.BaseModel], tag: str) -> bool:
+    """Tell whether a pydantic union tag in an error location names this model."""
+    if tag == model.__name__:
+        return True
+    for field in model.model_fields.values():
+        if typing.get_origin(field.annotation) is Literal and tag in typing.get_args(field.annotation):
+            return True
+    return False
+
+
+def resolve_location(
+    model: type[pydantic.BaseModel], loc: Sequence[str | int]
+) -> tuple[FieldPath, type[pydantic.BaseModel] | None, bool]:
+    """Turn a pydantic error location into a field path.
+
+    Pydantic puts the tag of a union member into the location, as in
+    ``("rope_scaling", "yarn", "factor")`` or ``("eos_token_id", "list[int]", 0)``.
+    Returns the path without those tags, the model that owns the last key (None
+    below a non-model value) and whether a union tag was dropped.
+    """
+    path: list[str | int] = []
+    current: type[pydantic.BaseModel] | None = model
+    candidates: list[type[pydantic.BaseModel]] = []
+    owner: type[pydantic.BaseModel] | None = model
+    dropped_tag = False
+
+    for item in loc:
+        if candidates:
+            chosen = next((c for c in candidates if isinstance(item, str) and _tag_matches(c, item)), None)
+            candidates = []
+            if chosen is not None:
+                current = chosen
+                dropped_tag = True
+                continue
+
+        if current is not None and isinstance(item, str) and item in current.model_fields:
+            owner = current
+            path.append(item)
+            models = _model_classes(current.model_fields[item].annotation)
+            if len(models) == 1:
+                current = models[0]
+            else:
+                current = None
+                candidates = models
+        elif isinstance(item, int):
+            path.append(item)
+            current = None
+        elif current is None:
+            # A union member label below a plain value, such as "int" or "list[int]".
+            dropped_tag = True
+        else:
+            owner = current
+            path.append(item)
+            current = None
+
+    return tuple(path), owner, dropped_tag
+
+
+def _union_tags(owner: type[pydantic.BaseModel] | None, path: FieldPath, discriminator: str) -> list[str]:
+    """List the quoted discriminator values of the union models that the field at `path` accepts."""
+    if owner is None or not path or path[-1] not in owner.model_fields:
+        return []
+    tags = []
+    for member in _model_classes(owner.model_fields[path[-1]].annotation):
+        field = member.model_fields.get(discriminator)
+        if field is not None:
+            tags += [repr(value) for value in typing.get_args(field.annotation)]
+    return tags
+
+
+def _describe_input(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _issue_for_error(
+    error: Mapping[str, Any],
+    model: type[pydantic.BaseModel],
+    positions: Mapping[FieldPath, SourceLocation],
+    file: str | None,
+) -> tuple[list[Issue], bool]:
+    """Convert one pydantic error. The flag is True when the error belongs to one member of a union."""
+    path, owner, from_union = resolve_location(model, error["loc"])
+    error_type = error["type"]
+
+    if error_type == CROSS_FIELD_ERROR_TYPE:
+        issues = []
+        for violation in error["ctx"]["violations"]:
+            violation_path = path + split_dotted(violation["field"])
+            location = locate(violation_path, positions)
+            issues.append(
+                Issue(
+                    file=file,
+                    line=location.line if location else None,
+                    column=location.column if location else None,
+                    field=dotted(violation_path),
+                    key=location.key if location else None,
+                    code=violation["code"],
+                    message=violation["message"],
+                    hint=violation["hint"],
+                )
+            )
+        return issues, False
+
+    location = locate(path, positions)
+    code = _PYDANTIC_CODES.get(error_type)
+    if code is None:
+        code = "type" if error_type.endswith(("_type", "_parsing")) else "invalid_value"
+
+    message = error["msg"]
+    hint = None
+    if error_type == "extra_forbidden":
+        message = "unknown key"
+        known = list(owner.model_fields) if owner is not None else []
+        match = suggest_key(str(path[-1]), known) if path else None
+        if match is not None:
+            hint = f"did you mean '{match}'?"
+        elif known:
+            hint = "remove it. Known keys here: " + ", ".join(known)
+    elif error_type == "missing":
+        message = "required key is missing"
+    elif error_type == "union_tag_not_found":
+        discriminator = error.get("ctx", {}).get("discriminator", "the discriminator").strip("'")
+        message = f"'{discriminator}' is missing, so the kind of value cannot be determined"
+        tags = _union_tags(owner, path, discriminator)
+        hint = f"add '{discriminator}' with one of the values {', '.join(tags)}" if tags else None
+    elif error_type == "value_error":
+        # Messages of ValueErrors raised by ossgen's validators already name the value.
+        message = message.removeprefix("Value error, ")
+    else:
+        message = f"{message} (got {_describe_input(error['input'])})"
+
+    issue = Issue(
+        file=file,
+        line=location.line if location else None,
+        column=location.column if location else None,
+        field=dotted(path),
+        key=location.key if location else None,
+        code=code,
+        message=message,
+        hint=hint,
+    )
+    return [issue], from_union
+
+
+def _merge_union_messages(first: str, second: str) -> str:
+    """Join the messages of two union members, naming the input value once."""
+    suffix_start = second.rfind(" (got ")
+    if suffix_start != -1:
+        first = first.removesuffix(second[suffix_start:])
+    return f"{first}, or {second[0].lower()}{second[1:]}"
+
+
+def issues_from_validation_error(
+    error: pydantic.ValidationError,
+    *,
+    model: type[pydantic.BaseModel],
+    positions: Mapping[FieldPath, SourceLocation] | None = None,
+    file: str | None = None,
+) -> list[Issue]:
+    """Convert every error of a pydantic `ValidationError` into an `Issue`.
+
+    `positions` maps field paths, in ossgen's field names, to where the key sits in the
+    source file. A field without an entry gets the position of its closest enclosing
+    key. Errors that pydantic reports once per member of a union (such as
+    ``eos_token_id`` being neither an int nor a list of ints) are merged into one issue.
+    """
+    positions = positions or {}
+    issues: list[Issue] = []
+    union_issue_index: dict[str, int] = {}
+
+    for pydantic_error in error.errors():
+        converted, from_union = _issue_for_error(pydantic_error, model, positions, file)
+        for issue in converted:
+            if from_union and issue.field in union_issue_index:
+                index = union_issue_index[issue.field]
+                issues[index] = dataclasses.replace(
+                    issues[index], message=_merge_union_messages(issues[index].message, issue.message)
+                )
+                continue
+            if from_union:
+                union_issue_index[issue.field] = len(issues)
+            issues.append(issue)
+    return issues
