@@ -169,7 +169,7 @@ def check_mesh(config: GptOssConfig, mesh: MeshConfig) -> list[Issue]:
                     "'tp' when 'tp' is a multiple of them; neither holds"
                 ),
                 hint=(
-                    f"choose a 'tp' size that divides {config.num_key_value_heads} "
+                    f"choose a size for mesh axis 'tp' that divides {config.num_key_value_heads} "
                     f"({_format_sizes(divisors(config.num_key_value_heads), config.num_key_value_heads)}) "
                     f"or a multiple of it that divides num_attention_heads={config.num_attention_heads}"
                 ),
@@ -198,10 +198,10 @@ def check_mesh(config: GptOssConfig, mesh: MeshConfig) -> list[Issue]:
                     message=(
                         f"{dimension.field}={value} is not divisible by mesh axis "
                         f"'{dimension.mesh_axis}'={axis_size}, which shards it "
-                        f"(parameter {rule.pattern.strip('^$')})"
+                        f"(parameter {rule.pattern.strip('^$').replace(LAYER, 'N')})"
                     ),
                     hint=(
-                        f"choose a '{dimension.mesh_axis}' size that divides {value} "
+                        f"choose a size for mesh axis '{dimension.mesh_axis}' that divides {value} "
                         f"({_format_sizes(divisors(value), value)})"
                     ),
                 )

@@ -13,68 +13,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-import transformers
-from support import tiny_config
+from support import random_hf_model, tiny_config
 from flax import nnx
 
 from ossgen.schema.config import GptOssConfig
-from ossgen.schema.rope import YarnRopeScaling
 
 LOGIT_TOLERANCE = 1e-5
-
-
-def hf_config(config: GptOssConfig) -> transformers.GptOssConfig:
-    """Build the `transformers` config with the same settings as ours."""
-    rope: dict[str, Any] = {"rope_type": "default", "rope_theta": config.rope_theta}
-    if isinstance(config.rope_scaling, YarnRopeScaling):
-        rope = {
-            "rope_type": "yarn",
-            "rope_theta": config.rope_theta,
-            "factor": config.rope_scaling.factor,
-            "beta_fast": config.rope_scaling.beta_fast,
-            "beta_slow": config.rope_scaling.beta_slow,
-            "truncate": config.rope_scaling.truncate,
-            "original_max_position_embeddings": config.rope_scaling.original_max_position_embeddings,
-        }
-        if config.rope_scaling.attention_factor is not None:
-            rope["attention_factor"] = config.rope_scaling.attention_factor
-    return transformers.GptOssConfig(
-        num_hidden_layers=config.num_hidden_layers,
-        num_local_experts=config.num_local_experts,
-        vocab_size=config.vocab_size,
-        hidden_size=config.hidden_size,
-        intermediate_size=config.intermediate_size,
-        head_dim=config.head_dim,
-        num_attention_heads=config.num_attention_heads,
-        num_key_value_heads=config.num_key_value_heads,
-        sliding_window=config.sliding_window,
-        max_position_embeddings=config.max_position_embeddings,
-        rms_norm_eps=config.rms_norm_eps,
-        num_experts_per_tok=config.num_experts_per_tok,
-        layer_types=list(config.layer_types),
-        rope_parameters=rope,
-        swiglu_limit=config.mlp_activations_limit,
-        swiglu_alpha=config.swiglu_alpha,
-        router_aux_loss_coef=config.router_aux_loss_coef,
-        attn_implementation="eager",
-    )
-
-
-def random_hf_model(config: GptOssConfig, seed: int) -> transformers.GptOssForCausalLM:
-    """Return a float32 `transformers` model with every parameter drawn at random, biases and sinks included."""
-    torch.manual_seed(seed)
-    model = transformers.GptOssForCausalLM(hf_config(config)).float().eval()
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "norm" in name:
-                parameter.copy_(1.0 + 0.2 * torch.randn_like(parameter))
-            elif name.endswith("sinks"):
-                parameter.copy_(torch.randn_like(parameter))
-            elif "bias" in name:
-                parameter.copy_(0.3 * torch.randn_like(parameter))
-            else:
-                parameter.copy_(0.1 * torch.randn_like(parameter))
-    return model
 
 
 def run_both(package: Any, config: GptOssConfig, input_ids: np.ndarray, attention_mask: np.ndarray | None = None,
