@@ -14,16 +14,17 @@ import os
 import sys
 import tomllib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-
-from pydantic import ValidationError
 
 from ossgen.codegen.render import GenerationRequest, package_name_for, render_package
 from ossgen.codegen.summary import mesh_summary
 from ossgen.codegen.writer import diff_files, write_files
 from ossgen.schema.errors import ConfigError, Issue
+from ossgen.schema.json_schema import config_json_schema, mesh_json_schema, schema_text
 from ossgen.schema.loaders import LoadedConfig, load_config
-from ossgen.schema.mesh import MeshConfig, load_mesh
+from ossgen.schema.mesh import MeshConfig
+from ossgen.schema.mesh_loader import LoadedMesh, load_mesh_located
 from ossgen.schema.sharding import check_mesh
 
 EXIT_OK = 0
@@ -69,29 +70,42 @@ def _load(config_path: str, mesh_source: str | None, strict: bool) -> tuple[Load
     if mesh_source is None:
         return loaded, None
     try:
-        mesh = load_mesh(mesh_source)
+        located_mesh = load_mesh_located(mesh_source)
+    except ConfigError as error:
+        unreadable = any(issue.code == "syntax" for issue in error.issues)
+        raise InputError(error.issues, EXIT_UNUSABLE_INPUT if unreadable else EXIT_INVALID) from None
     except OSError as error:
         raise InputError([_read_error(mesh_source, error)], EXIT_UNUSABLE_INPUT) from None
-    except (ValueError, ValidationError) as error:
-        messages = (
-            [item["msg"].removeprefix("Value error, ") for item in error.errors()]
-            if isinstance(error, ValidationError) else [str(error)]
-        )
-        issues = [
-            Issue(file=mesh_source, line=None, column=None, field="mesh", key=None, code="mesh",
-                  message=message, hint=None)
-            for message in messages
-        ]
-        raise InputError(issues, EXIT_INVALID) from None
 
-    mesh_issues = [
-        Issue(file=mesh_source, line=issue.line, column=issue.column, field=issue.field, key=issue.key,
-              code=issue.code, message=issue.message, hint=issue.hint, severity=issue.severity)
-        for issue in check_mesh(loaded.config, mesh)
-    ]
+    mesh_issues = [_place_mesh_issue(issue, loaded, located_mesh) for issue in check_mesh(loaded.config, located_mesh.mesh)]
     if mesh_issues:
         raise InputError(mesh_issues, EXIT_INVALID)
-    return loaded, mesh
+    return loaded, located_mesh.mesh
+
+
+def _place_mesh_issue(issue: Issue, loaded: LoadedConfig, located_mesh: LoadedMesh) -> Issue:
+    """Point a config-against-mesh issue at the mesh axis in the mesh file, or else at the config key.
+
+    The message then names the other side's position too, so both files are found.
+    """
+    config_location = loaded.locate(issue.field)
+    config_text = str(loaded.path)
+    if config_location is not None:
+        config_text += f":{config_location.line}:{config_location.column}"
+    axis_location = located_mesh.positions.get(issue.key or "")
+
+    if axis_location is not None:
+        return replace(
+            issue, file=located_mesh.source, line=axis_location.line, column=axis_location.column,
+            message=f"{issue.message}; {issue.field} is set at {config_text}",
+        )
+    return replace(
+        issue,
+        file=str(loaded.path),
+        line=config_location.line if config_location else None,
+        column=config_location.column if config_location else None,
+        message=f"{issue.message}; the mesh is {located_mesh.source}",
+    )
 
 
 def _print_issues(issues: Sequence[Issue], output_format: str) -> None:
@@ -204,6 +218,17 @@ def run_check(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_schema(arguments: argparse.Namespace) -> int:
+    schema = mesh_json_schema() if arguments.mesh else config_json_schema()
+    text = schema_text(schema)
+    if arguments.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    write_files({Path(arguments.output).name: text}, Path(arguments.output).parent)
+    print(f"wrote {arguments.output}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ossgen", description="Validate GPT-OSS configs and generate Flax NNX model packages."
@@ -229,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="fail with a diff when generated packages are stale")
     check.add_argument("directories", nargs="*", default=["generated"], help="folders of generated packages (default: generated)")
     check.set_defaults(handler=run_check)
+    schema = commands.add_parser("schema", help="write the JSON Schema of the config format (or of mesh files)")
+    schema.add_argument("--mesh", action="store_true", help="write the schema of mesh files instead")
+    schema.add_argument("-o", "--output", help="file to write (default: standard output)")
+    schema.set_defaults(handler=run_schema)
     return parser
 
 

@@ -292,6 +292,7 @@ def _issue_for_error(
         message = message.removeprefix("Value error, ")
     else:
         message = f"{message} (got {_describe_input(error['input'])})"
+        hint = _generic_hint(error_type, error.get("ctx", {}))
 
     issue = Issue(
         file=file,
@@ -304,6 +305,32 @@ def _issue_for_error(
         hint=hint,
     )
     return [issue], from_union
+
+
+def _generic_hint(error_type: str, context: Mapping[str, Any]) -> str | None:
+    """Return the fix for one of pydantic's own error types, or None when its message says it all."""
+    bounds = {"greater_than": ("gt", "greater than"), "greater_than_equal": ("ge", "at least"),
+              "less_than": ("lt", "less than"), "less_than_equal": ("le", "at most")}
+    if error_type in bounds:
+        key, words = bounds[error_type]
+        return f"use a value {words} {context.get(key)}"
+    if error_type == "literal_error":
+        return f"use one of the allowed values: {context.get('expected', '')}"
+    if error_type in ("bool_type", "bool_parsing"):
+        return "write true or false, without quotes"
+    if error_type in ("int_type", "int_parsing", "int_from_float"):
+        return "write a whole number without quotes, such as 64"
+    if error_type in ("float_type", "float_parsing", "finite_number"):
+        return "write a finite number without quotes, such as 7.0"
+    if error_type in ("list_type", "tuple_type"):
+        return "write a list, one entry per item"
+    if error_type in ("dict_type", "model_type", "model_attributes_type"):
+        return "write a mapping of keys to values"
+    if error_type == "union_tag_invalid":
+        return f"use one of: {context.get('expected_tags', '')}"
+    if error_type in ("string_type", "string_too_short"):
+        return "write a non-empty text value"
+    return None
 
 
 def _merge_union_messages(first: str, second: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,6 +50,12 @@ class LoadedConfig:
     source_format: SourceFormat
     ignored_keys: tuple[str, ...]  # keys accepted but not used by the model
     warnings: tuple[Issue, ...]
+    # Where each field was set in the file, for checks that run after loading.
+    positions: Mapping[FieldPath, SourceLocation] = field(default_factory=dict)
+
+    def locate(self, field_name: str) -> SourceLocation | None:
+        """Return where the file sets a dotted field such as `rope_scaling.factor`, or None."""
+        return locate(split_dotted(field_name), self.positions)
 
 
 @dataclass
@@ -272,9 +279,30 @@ def _build(
             errors += [replace(warning, severity="error") for warning in warnings]
             warnings = []
 
+    errors = [_with_fallback_position(issue, positions) for issue in errors]
+    warnings = [_with_fallback_position(issue, positions) for issue in warnings]
     if errors or config is None:
         raise ConfigError(sorted(errors, key=_position_order))
     return config, mapped, warnings
+
+
+def _with_fallback_position(issue: Issue, positions: Mapping[FieldPath, SourceLocation]) -> Issue:
+    """Place an issue about a field the file leaves at its default on a field the file sets.
+
+    A cross-field rule such as "original_max_position_embeddings < max_position_embeddings"
+    can fail on a default value; the issue then points at the first key named in its
+    message that the file does set.
+    """
+    if issue.line is not None or not positions:
+        return issue
+    named = [
+        location for path, location in positions.items()
+        if re.search(rf"(?<![\w.]){re.escape(dotted(path))}(?![\w.])", issue.message)
+    ]
+    if not named:
+        return issue
+    first = min(named, key=lambda location: (location.line, location.column))
+    return replace(issue, line=first.line, column=first.column, key=first.key)
 
 
 def load_config_text(
@@ -309,6 +337,7 @@ def load_config_text(
         source_format=source_format,
         ignored_keys=tuple(mapped.ignored_keys),
         warnings=tuple(warnings),
+        positions=_field_positions(mapped.origins, parsed.key_positions),
     )
 
 

@@ -13,11 +13,9 @@ the axes and checks their sizes. Axis roles:
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
-from ruamel.yaml import YAML
 
 MESH_AXIS_NAMES: tuple[str, ...] = ("dp", "fsdp", "ep", "tp", "sp")
 
@@ -152,22 +150,3 @@ def parse_mesh_spec(spec: str) -> MeshConfig:
             raise ValueError(f"invalid size {size_text.strip()!r} for mesh axis {name!r}: write an integer") from None
     return MeshConfig(**values)
 
-
-def load_mesh(source: str | Path) -> MeshConfig:
-    """Load a mesh from a YAML or JSON file, or parse an inline spec such as `ep=4,tp=2`.
-
-    A file holds a mapping of axis sizes, either at the top level or under `mesh:`.
-    """
-    path = Path(source)
-    if not path.is_file():
-        text = str(source)
-        if "=" not in text:
-            raise FileNotFoundError(f"mesh file {text!r} not found; give a YAML/JSON file or an inline spec such as ep=4,tp=2")
-        return parse_mesh_spec(text)
-
-    data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    if isinstance(data, dict) and "mesh" in data:
-        data = data["mesh"]
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: a mesh file must hold a mapping of axis sizes such as {{ep: 4, tp: 2}}")
-    return MeshConfig(**data)

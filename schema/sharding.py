@@ -148,7 +148,11 @@ def _format_sizes(sizes: list[int], value: int) -> str:
 
 
 def check_mesh(config: GptOssConfig, mesh: MeshConfig) -> list[Issue]:
-    """Return every error that stops `config` from sharding on `mesh`, one per (field, axis) pair."""
+    """Return every error that stops `config` from sharding on `mesh`, one per (field, axis) pair.
+
+    Each issue's `field` is the config field and its `key` the mesh axis; neither
+    carries a file position, which the caller adds.
+    """
     issues: list[Issue] = []
     seen: set[tuple[str, str]] = set()
 
@@ -161,7 +165,7 @@ def check_mesh(config: GptOssConfig, mesh: MeshConfig) -> list[Issue]:
                 line=None,
                 column=None,
                 field="num_key_value_heads",
-                key=None,
+                key="tp",
                 code="mesh",
                 message=(
                     f"num_key_value_heads={config.num_key_value_heads} does not fit mesh axis 'tp'={tp}: "
@@ -193,7 +197,7 @@ def check_mesh(config: GptOssConfig, mesh: MeshConfig) -> list[Issue]:
                     line=None,
                     column=None,
                     field=dimension.field,
-                    key=None,
+                    key=dimension.mesh_axis,
                     code="mesh",
                     message=(
                         f"{dimension.field}={value} is not divisible by mesh axis "

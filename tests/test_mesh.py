@@ -8,7 +8,8 @@ from support import CONFIGS
 
 from ossgen.schema.config import GptOssConfig
 from ossgen.schema.loaders import load_config
-from ossgen.schema.mesh import MeshConfig, load_mesh, parse_mesh_spec
+from ossgen.schema.mesh import MeshConfig, parse_mesh_spec
+from ossgen.schema.mesh_loader import load_mesh
 from ossgen.schema.sharding import check_mesh
 
 

@@ -19,7 +19,7 @@ from jax.sharding import AbstractMesh, NamedSharding
 from support import CONFIGS, GENERATED
 
 from ossgen.schema.loaders import load_config
-from ossgen.schema.mesh import load_mesh
+from ossgen.schema.mesh_loader import load_mesh
 from ossgen.schema.sharding import check_mesh, parameter_count, per_device_parameter_bytes
 
 # name -> (HF config file, shipped mesh, published parameter count in billions)
