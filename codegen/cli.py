@@ -1,4 +1,4 @@
-"""The `ossgen` command line: validate, generate and check.
+"""The `ossgen` command line: validate, generate, check, convert and schema.
 
 Exit codes: 0 success; 1 `validate` found the config invalid or `check` found
 stale files; 2 unreadable input, bad usage, or a `generate` whose input is invalid
@@ -17,8 +17,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from ossgen import __version__
+from ossgen.codegen.convert import add_convert_parser
 from ossgen.codegen.render import GenerationRequest, package_name_for, render_package
-from ossgen.codegen.summary import mesh_summary
+from ossgen.codegen.summary import format_mesh_facts, mesh_facts
 from ossgen.codegen.writer import diff_files, write_files
 from ossgen.schema.errors import ConfigError, Issue
 from ossgen.schema.json_schema import config_json_schema, mesh_json_schema, schema_text
@@ -108,26 +110,40 @@ def _place_mesh_issue(issue: Issue, loaded: LoadedConfig, located_mesh: LoadedMe
     )
 
 
-def _print_issues(issues: Sequence[Issue], output_format: str) -> None:
-    if output_format == "json":
-        print(json.dumps([issue.to_dict() for issue in issues], indent=2))
-        return
+def _print_issues(issues: Sequence[Issue]) -> None:
     for issue in issues:
         print(issue.format(), file=sys.stderr)
+
+
+def _print_json_report(
+    config_path: str, issues: Sequence[Issue], loaded: LoadedConfig | None = None, mesh: MeshConfig | None = None
+) -> None:
+    """Print the machine-readable result of `validate`: validity, every issue, and the mesh facts."""
+    report = {
+        "file": config_path,
+        "valid": loaded is not None,
+        "source_format": None if loaded is None else loaded.source_format,
+        "issues": [issue.to_dict() for issue in issues],
+        "ignored_keys": [] if loaded is None else list(loaded.ignored_keys),
+        "mesh": None if loaded is None or mesh is None else mesh_facts(loaded.config, mesh),
+    }
+    print(json.dumps(report, indent=2))
 
 
 def run_validate(arguments: argparse.Namespace) -> int:
     try:
         loaded, mesh = _load(arguments.config, arguments.mesh, arguments.strict)
     except InputError as error:
-        _print_issues(error.issues, arguments.format)
+        if arguments.format == "json":
+            _print_json_report(arguments.config, error.issues)
+        else:
+            _print_issues(error.issues)
         return error.exit_code
 
     if arguments.format == "json":
-        print(json.dumps([issue.to_dict() for issue in loaded.warnings], indent=2))
+        _print_json_report(arguments.config, loaded.warnings, loaded, mesh)
         return EXIT_OK
-    for warning in loaded.warnings:
-        print(warning.format(), file=sys.stderr)
+    _print_issues(loaded.warnings)
     config = loaded.config
     print(
         f"{arguments.config}: valid {loaded.source_format} config: {config.num_hidden_layers} layers, "
@@ -136,7 +152,7 @@ def run_validate(arguments: argparse.Namespace) -> int:
     if arguments.verbose and loaded.ignored_keys:
         print("accepted but not used by the model: " + ", ".join(loaded.ignored_keys))
     if mesh is not None:
-        print(mesh_summary(config, mesh))
+        print(format_mesh_facts(config, mesh_facts(config, mesh)))
     return EXIT_OK
 
 
@@ -169,7 +185,7 @@ def run_generate(arguments: argparse.Namespace) -> int:
             arguments.config, arguments.mesh, arguments.name, arguments.output, arguments.strict
         )
     except InputError as error:
-        _print_issues(error.issues, "text")
+        _print_issues(error.issues)
         print("nothing was written", file=sys.stderr)
         return EXIT_UNUSABLE_INPUT
 
@@ -204,7 +220,12 @@ def run_check(arguments: argparse.Namespace) -> int:
                 print(f"{pyproject}: {error}", file=sys.stderr)
                 return EXIT_UNUSABLE_INPUT
             except InputError as error:
-                _print_issues(error.issues, "text")
+                _print_issues(error.issues)
+                print(
+                    f"{pyproject}: cannot regenerate from the sources its [tool.ossgen] table names; "
+                    "run ossgen check from the directory where ossgen generate ran, because those paths are relative to it",
+                    file=sys.stderr,
+                )
                 return EXIT_UNUSABLE_INPUT
             checked += 1
             diff = diff_files(files, project_dir)
@@ -233,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ossgen", description="Validate GPT-OSS configs and generate Flax NNX model packages."
     )
+    parser.add_argument("--version", action="version", version=f"ossgen {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     validate = commands.add_parser("validate", help="check a config (and optionally a mesh) and report every problem")
@@ -254,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="fail with a diff when generated packages are stale")
     check.add_argument("directories", nargs="*", default=["generated"], help="folders of generated packages (default: generated)")
     check.set_defaults(handler=run_check)
+    add_convert_parser(commands)
+
     schema = commands.add_parser("schema", help="write the JSON Schema of the config format (or of mesh files)")
     schema.add_argument("--mesh", action="store_true", help="write the schema of mesh files instead")
     schema.add_argument("-o", "--output", help="file to write (default: standard output)")

@@ -19,6 +19,8 @@ from typing import Any, Literal
 import pydantic
 from pydantic_core import PydanticCustomError
 
+from ossgen.schema.mesh import MESH_AXIS_NAMES
+
 Severity = Literal["error", "warning"]
 
 # A location inside a configuration: mapping keys and list indices, outermost first.
@@ -276,7 +278,9 @@ def _issue_for_error(
         message = "unknown key"
         known = list(owner.model_fields) if owner is not None else []
         match = suggest_key(str(path[-1]), known) if path else None
-        if match is not None:
+        if path and len(path) == 1 and path[0] in _MESH_KEYS and path[0] not in known:
+            hint = f"'{path[0]}' belongs in a mesh file: pass mesh sizes with --mesh FILE or --mesh {path[0]}=N"
+        elif match is not None:
             hint = f"did you mean '{match}'?"
         elif known:
             hint = "remove it. Known keys here: " + ", ".join(known)
@@ -305,6 +309,10 @@ def _issue_for_error(
         hint=hint,
     )
     return [issue], from_union
+
+
+# Mesh file keys; a config that contains them was most likely given where a mesh was meant.
+_MESH_KEYS = (*MESH_AXIS_NAMES, "num_devices")
 
 
 def _generic_hint(error_type: str, context: Mapping[str, Any]) -> str | None:

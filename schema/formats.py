@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from ossgen.schema.config import GptOssConfig
 from ossgen.schema.errors import FieldPath, Issue, dotted, suggest_key
+from ossgen.schema.mesh import MESH_AXIS_NAMES
 from ossgen.schema.rope import YarnRopeScaling
 
 SourceFormat = Literal["ossgen-yaml", "ossgen-json", "hf", "openai"]
@@ -30,6 +31,9 @@ FORMAT_LABELS: dict[str, str] = {
     "hf": "Hugging Face config.json",
     "openai": "OpenAI original/config.json",
 }
+
+# Keys of mesh files, which users sometimes put into a config file.
+MESH_KEYS: tuple[str, ...] = (*MESH_AXIS_NAMES, "num_devices")
 
 # Top-level key that editors use to associate a JSON Schema. ossgen ignores it.
 SCHEMA_KEY = "$schema"
@@ -148,6 +152,8 @@ def _key_in_format(field_path: str, source_format: SourceFormat) -> str | None:
 
 def unknown_key_hint(key: str, source_format: SourceFormat) -> str | None:
     """Suggest the intended key for an unknown key, looking also at the other formats' names."""
+    if key in MESH_KEYS:
+        return f"'{key}' belongs in a mesh file: pass mesh sizes with --mesh FILE or --mesh {key}=N"
     accepted = accepted_keys(source_format)
     other_names = set(GptOssConfig.model_fields) | set(HF_RENAMED_KEYS) | set(OPENAI_KEYS)
     match = suggest_key(key, set(accepted) | other_names)
@@ -370,8 +376,9 @@ def _is_number(value: Any) -> bool:
 def map_openai(data: Mapping[Any, Any]) -> MappedConfig:
     """Map OpenAI's original/config.json.
 
-    That format always uses YaRN without truncation and has no max_position_embeddings,
-    so the context length is initial_context_length * rope_scaling_factor.
+    That format uses YaRN without truncation, or plain RoPE when rope_scaling_factor is 1,
+    and has no max_position_embeddings, so the context length is
+    initial_context_length * rope_scaling_factor.
     """
     mapped = MappedConfig(source_format="openai")
     for key, value in data.items():
@@ -392,6 +399,10 @@ def map_openai(data: Mapping[Any, Any]) -> MappedConfig:
         mapped.values["max_position_embeddings"] = int(original * factor)
         if "initial_context_length" in data:
             mapped.origins[("max_position_embeddings",)] = ("initial_context_length",)
+        # The gpt_oss reference applies YaRN only when rope_scaling_factor > 1, and ignores
+        # rope_ntk_alpha and rope_ntk_beta otherwise, so a factor of 1 is plain RoPE.
+        if factor == 1:
+            mapped.values["rope_scaling"] = {"rope_type": "default"}
     return mapped
 
 

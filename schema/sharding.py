@@ -128,7 +128,15 @@ def parameter_rules(config: GptOssConfig, mesh: MeshConfig) -> tuple[ParameterRu
 
 
 def partition_rules(config: GptOssConfig, mesh: MeshConfig) -> list[tuple[str, Any]]:
-    """Return the `(regex, jax.sharding.PartitionSpec)` pairs for a config and mesh, in match order."""
+    """Return the `(regex, jax.sharding.PartitionSpec)` pairs for a config and mesh, in match order.
+
+    Raises:
+      ValueError: the config does not shard on the mesh; the message lists every
+        problem `check_mesh` finds.
+    """
+    issues = check_mesh(config, mesh)
+    if issues:
+        raise ValueError("; ".join(f"{issue.message} ({issue.hint})" for issue in issues))
     from jax.sharding import PartitionSpec  # jax is needed only for this return type
 
     return [(rule.pattern, PartitionSpec(*rule.spec())) for rule in parameter_rules(config, mesh)]

@@ -68,8 +68,10 @@ def test_json_format_lists_issue_fields(tmp_path: Path) -> None:
 
     result = ossgen("validate", str(bad), "--format", "json")
 
-    issues = json.loads(result.stdout)
+    report = json.loads(result.stdout)
+    issues = report["issues"]
     assert result.returncode == 1
+    assert report["valid"] is False
     assert issues[0]["line"] == 2
     assert issues[0]["column"] == 1
     assert issues[0]["field"] == "num_local_expert"
@@ -91,6 +93,26 @@ def test_unreadable_input_exits_2(content: str | None, name: str, tmp_path: Path
     assert result.returncode == 2
     assert str(path) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_json_format_reports_mesh_facts() -> None:
+    result = ossgen("validate", "configs/gpt-oss-20b.json", "--mesh", "configs/mesh-20b.yaml", "--format", "json")
+
+    report = json.loads(result.stdout)
+    assert result.returncode == 0
+    assert report["valid"] is True
+    assert report["source_format"] == "hf"
+    assert report["issues"] == []
+    assert report["mesh"]["devices"] == 8
+    assert report["mesh"]["parameters"] == 20_914_757_184
+    assert report["mesh"]["experts_per_ep_shard"] == 8
+
+
+def test_unresolved_axis_leaves_bytes_unknown() -> None:
+    result = ossgen("validate", "configs/gpt-oss-120b.json", "--mesh", "ep=-1,tp=2")
+
+    assert result.returncode == 0, result.stderr
+    assert "parameter bytes per device  unknown" in result.stdout
 
 
 def test_mesh_mismatch_exits_1_with_sizes_that_work() -> None:
@@ -123,3 +145,19 @@ def test_generate_then_import_and_run(tmp_path: Path) -> None:
 
     assert example.returncode == 0, example.stderr
     assert "logits         (2, 140, 1024), finite: True" in example.stdout
+
+
+def test_summary_notes_replicated_kv_heads() -> None:
+    result = ossgen("validate", "configs/gpt-oss-120b.json", "--mesh", "tp=16")
+
+    assert result.returncode == 0, result.stderr
+    assert "key/value heads             8, replicated across tp (2 copies of each)" in result.stdout
+
+
+def test_convert_is_wired_into_cli(tmp_path: Path) -> None:
+    target = tmp_path / "config.json"
+
+    result = ossgen("convert", "configs/gpt-oss-20b.yaml", "--to", "hf", "-o", str(target))
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(target.read_text())["swiglu_limit"] == 7.0

@@ -105,7 +105,7 @@ def test_bad_mesh_file(name: str) -> None:
 
     result = run_cli("validate", str(CONFIGS / "gpt-oss-120b.json"), "--mesh", str(INVALID / name), "--format", "json")
 
-    issues = json.loads(result.stdout)
+    issues = json.loads(result.stdout)["issues"]
     assert result.returncode == 1
     assert issues[0]["file"] == str(INVALID / name)
     assert (issues[0]["line"], issues[0]["column"]) == (line, column)
@@ -122,7 +122,7 @@ def test_mesh_issue_names_config_position() -> None:
 def test_inline_mesh_issue_points_at_config_key() -> None:
     result = run_cli("validate", "configs/gpt-oss-20b.original.json", "--mesh", "ep=3", "--format", "json")
 
-    issue = json.loads(result.stdout)[0]
+    issue = json.loads(result.stdout)["issues"][0]
     assert (issue["file"], issue["line"], issue["column"]) == ("configs/gpt-oss-20b.original.json", 3, 3)
     assert issue["field"] == "num_local_experts"
 

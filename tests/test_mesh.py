@@ -120,3 +120,10 @@ def test_each_field_axis_pair_reported_once(config_120b: GptOssConfig) -> None:
     pairs = [(issue.field, issue.message.split("'")[1]) for issue in issues]
     assert len(pairs) == len(set(pairs))
     assert {issue.field for issue in issues} == {"hidden_size", "vocab_size", "num_local_experts"}
+
+
+def test_partition_rules_reject_mesh_that_does_not_fit() -> None:
+    config = GptOssConfig(num_local_experts=64)
+
+    with pytest.raises(ValueError, match="num_local_experts=64 is not divisible by mesh axis 'ep'=3"):
+        config.get_partition_rules(MeshConfig(ep=3))

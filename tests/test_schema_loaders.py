@@ -451,3 +451,10 @@ def test_transformers_5_file_loads(tmp_path):
     loaded = load_config(path)
     assert loaded.source_format == "hf"
     assert loaded.config == load_config(CONFIGS / "gpt-oss-20b.json").config
+
+
+def test_mesh_key_in_config_points_to_mesh_option():
+    errors = load_errors("num_hidden_layers: 4\nep: 4\n", "config.yaml")
+
+    assert errors[0].field == "ep"
+    assert "--mesh" in errors[0].hint
