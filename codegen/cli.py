@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ossgen import __version__
 from ossgen.codegen.convert import add_convert_parser
-from ossgen.codegen.render import GenerationRequest, package_name_for, render_package
+from ossgen.codegen.render import GenerationRequest, package_name_for, package_name_problem, render_package
 from ossgen.codegen.summary import format_mesh_facts, mesh_facts
 from ossgen.codegen.writer import diff_files, write_files
 from ossgen.schema.errors import ConfigError, Issue
@@ -79,10 +79,31 @@ def _load(config_path: str, mesh_source: str | None, strict: bool) -> tuple[Load
     except OSError as error:
         raise InputError([_read_error(mesh_source, error)], EXIT_UNUSABLE_INPUT) from None
 
-    mesh_issues = [_place_mesh_issue(issue, loaded, located_mesh) for issue in check_mesh(loaded.config, located_mesh.mesh)]
+    mesh = located_mesh.mesh
+    if not mesh.is_resolved and mesh.num_devices is not None:
+        mesh = mesh.resolve()
+    mesh_issues = [_place_mesh_issue(issue, loaded, located_mesh) for issue in check_mesh(loaded.config, mesh)]
+    if not mesh.is_resolved:
+        unresolved_warning = _unresolved_axis_warning(mesh, located_mesh)
+        if strict:
+            mesh_issues.append(replace(unresolved_warning, severity="error"))
+        else:
+            loaded = replace(loaded, warnings=(*loaded.warnings, unresolved_warning))
     if mesh_issues:
         raise InputError(mesh_issues, EXIT_INVALID)
-    return loaded, located_mesh.mesh
+    return loaded, mesh
+
+
+def _unresolved_axis_warning(mesh: MeshConfig, located_mesh: LoadedMesh) -> Issue:
+    axis = next(name for name, size in mesh.shape.items() if size == -1)
+    location = located_mesh.positions.get(axis)
+    return Issue(
+        file=located_mesh.source, line=location.line if location else None,
+        column=location.column if location else None, field=axis, key=axis, code="mesh",
+        message=f"mesh axis '{axis}' is -1 and num_devices is not given, so nothing it shards was checked",
+        hint="set num_devices in the mesh to check every axis now",
+        severity="warning",
+    )
 
 
 def _place_mesh_issue(issue: Issue, loaded: LoadedConfig, located_mesh: LoadedMesh) -> Issue:
@@ -160,12 +181,13 @@ def _generate_files(
     config_path: str, mesh_source: str | None, name: str | None, output_dir: str, strict: bool
 ) -> tuple[dict[str, str], Path]:
     loaded, mesh = _load(config_path, mesh_source, strict)
-    package_name = name or package_name_for(config_path)
-    if not package_name.isidentifier():
+    package_name = package_name_for(config_path) if name is None else name
+    problem = package_name_problem(package_name)
+    if problem is not None:
         issue = Issue(
             file=None, line=None, column=None, field="name", key=None, code="invalid_value",
-            message=f"package name {package_name!r} is not a Python identifier",
-            hint="pass --name with letters, digits and underscores, not starting with a digit",
+            message=f"package name {package_name!r} {problem}",
+            hint="pass --name with ASCII letters, digits and underscores, such as gpt_oss_20b_tp2",
         )
         raise InputError([issue], EXIT_UNUSABLE_INPUT)
     request = GenerationRequest(
@@ -189,16 +211,29 @@ def run_generate(arguments: argparse.Namespace) -> int:
         print("nothing was written", file=sys.stderr)
         return EXIT_UNUSABLE_INPUT
 
-    written = write_files(files, project_dir)
+    try:
+        written = write_files(files, project_dir)
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        print("nothing was written", file=sys.stderr)
+        return EXIT_UNUSABLE_INPUT
     print(f"generated {project_dir} ({len(written)} of {len(files)} files changed)")
     return EXIT_OK
 
 
 def _recorded_sources(pyproject: Path) -> dict[str, str]:
-    with pyproject.open("rb") as handle:
-        table = tomllib.load(handle).get("tool", {}).get("ossgen")
+    """Return the `[tool.ossgen]` table of a generated pyproject.toml; raise ValueError when it is unusable."""
+    try:
+        document = tomllib.loads(pyproject.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ValueError(f"invalid TOML: {error}") from None
+    tool = document.get("tool")
+    table = tool.get("ossgen") if isinstance(tool, dict) else None
     if not isinstance(table, dict) or "config" not in table:
-        raise KeyError(f"{pyproject} has no [tool.ossgen] table naming its config")
+        raise ValueError("no [tool.ossgen] table naming its config; regenerate the package with ossgen generate")
+    for key in ("config", "mesh", "name"):
+        if key in table and not isinstance(table[key], str):
+            raise ValueError(f"[tool.ossgen] {key} = {table[key]!r} is not a string; regenerate the package with ossgen generate")
     return table
 
 
@@ -216,7 +251,7 @@ def run_check(arguments: argparse.Namespace) -> int:
                 files, project_dir = _generate_files(
                     sources["config"], sources.get("mesh"), sources.get("name"), str(pyproject.parent.parent), False
                 )
-            except (KeyError, tomllib.TOMLDecodeError) as error:
+            except (OSError, ValueError) as error:
                 print(f"{pyproject}: {error}", file=sys.stderr)
                 return EXIT_UNUSABLE_INPUT
             except InputError as error:

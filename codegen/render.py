@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import keyword
 import re
+import sys
 from dataclasses import dataclass
 from importlib import resources
 
@@ -52,6 +54,26 @@ def package_name_for(config_path: str) -> str:
     if not name or name[0].isdigit():
         name = f"model_{name}"
     return name
+
+
+# Top-level modules the emitted package imports or that every environment has;
+# a package of the same name would hide them.
+_RESERVED_NAMES = frozenset({"jax", "jaxlib", "flax", "numpy", "ossgen", "setuptools", "pip"}) | sys.stdlib_module_names
+
+
+def package_name_problem(name: str) -> str | None:
+    """Return why `name` cannot name a generated package, or None when it can."""
+    if not name:
+        return "is empty"
+    if not (name.isascii() and name.isidentifier()):
+        return "is not an ASCII Python identifier"
+    if keyword.iskeyword(name):
+        return "is a Python keyword"
+    if name in _RESERVED_NAMES:
+        return "would hide the module of the same name (Python's standard library, jax, flax or numpy)"
+    if len(name) > 100:
+        return f"is {len(name)} characters long; keep it under 100"
+    return None
 
 
 def regenerate_command(request: GenerationRequest) -> str:

@@ -13,14 +13,16 @@ the axes and checks their sizes. Axis roles:
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 MESH_AXIS_NAMES: tuple[str, ...] = ("dp", "fsdp", "ep", "tp", "sp")
 
 AxisSize = Annotated[
     int,
+    Strict(),
     Field(
         description="Number of devices along this axis; -1 takes the devices the other axes leave.",
     ),
@@ -37,7 +39,7 @@ class MeshConfig(BaseModel):
     ep: AxisSize = 1
     tp: AxisSize = 1
     sp: AxisSize = 1
-    num_devices: PositiveInt | None = Field(
+    num_devices: Annotated[int, Strict(), Field(gt=0)] | None = Field(
         default=None,
         description="Total number of devices; when given, the axis sizes must multiply to it.",
     )
@@ -137,16 +139,17 @@ def parse_mesh_spec(spec: str) -> MeshConfig:
         if not part:
             continue
         name, separator, size_text = part.partition("=")
-        name = name.strip()
+        name, size_text = name.strip(), size_text.strip()
         if not separator:
             raise ValueError(f"invalid mesh entry {part!r}: write AXIS=SIZE, for example ep=4")
         if name != "num_devices" and name not in MESH_AXIS_NAMES:
             raise ValueError(
                 f"unknown mesh axis {name!r} in {spec!r}; the axes are {', '.join(MESH_AXIS_NAMES)}"
             )
-        try:
-            values[name] = int(size_text)
-        except ValueError:
-            raise ValueError(f"invalid size {size_text.strip()!r} for mesh axis {name!r}: write an integer") from None
+        if name in values:
+            raise ValueError(f"mesh axis {name!r} is given twice in {spec!r}; give each axis once")
+        if re.fullmatch(r"-?[0-9]+", size_text) is None:
+            raise ValueError(f"invalid size {size_text!r} for mesh axis {name!r}: write an integer such as 4, or -1")
+        values[name] = int(size_text)
     return MeshConfig(**values)
 

@@ -9,6 +9,7 @@ A mesh file holds a mapping of axis sizes, at the top level or under `mesh:`:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -50,6 +51,14 @@ def _parse(text: str, source: str) -> tuple[object, dict[str, SourceLocation]]:
         raise ConfigError([_issue(source, f"invalid YAML/JSON: {error}", code="syntax")]) from None
 
     if isinstance(document, CommentedMap) and "mesh" in document:
+        others = [str(key) for key in document if key not in ("mesh", "$schema")]
+        if others:
+            line, column = document.lc.key(others[0])
+            raise ConfigError(
+                [_issue(source, f"{', '.join(others)} would be ignored because the file also has a `mesh:` section",
+                        line=line + 1, column=column + 1, code="unknown_key",
+                        hint="move every axis size under `mesh:`, or drop the `mesh:` level")]
+            )
         document = document["mesh"]
     positions: dict[str, SourceLocation] = {}
     if isinstance(document, CommentedMap):
@@ -78,7 +87,18 @@ def load_mesh_located(source: str | os.PathLike[str]) -> LoadedMesh:
         except (ValueError, pydantic.ValidationError) as error:
             raise ConfigError([_issue(text_source, message) for message in _messages(error)]) from None
 
-    document, positions = _parse(path.read_text(encoding="utf-8"), text_source)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        raise ConfigError(
+            [_issue(text_source, f"the file is not valid UTF-8 ({error.reason})", line=line, column=column, code="syntax")]
+        ) from None
+    if path.suffix.lower() == ".json":
+        _check_json_syntax(text, text_source)
+    document, positions = _parse(text, text_source)
     if not isinstance(document, dict):
         found = "an empty document" if document is None else f"a {type(document).__name__}"
         raise ConfigError(
@@ -94,6 +114,16 @@ def load_mesh_located(source: str | os.PathLike[str]) -> LoadedMesh:
         issues = issues_from_validation_error(error, model=MeshConfig, positions=field_positions, file=text_source)
         raise ConfigError([_place_model_issue(issue, positions) for issue in issues]) from None
     return LoadedMesh(mesh, text_source, positions)
+
+
+def _check_json_syntax(text: str, source: str) -> None:
+    """Reject text that YAML would accept but JSON does not, such as a trailing comma."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            [_issue(source, f"invalid JSON: {error.msg}", line=error.lineno, column=error.colno, code="syntax")]
+        ) from None
 
 
 def load_mesh(source: str | os.PathLike[str]) -> MeshConfig:

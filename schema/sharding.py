@@ -142,10 +142,23 @@ def partition_rules(config: GptOssConfig, mesh: MeshConfig) -> list[tuple[str, A
     return [(rule.pattern, PartitionSpec(*rule.spec())) for rule in parameter_rules(config, mesh)]
 
 
+# Largest mesh axis size a hint suggests; far more devices than one axis of any mesh has.
+MAX_SUGGESTED_AXIS_SIZE = 65536
+
+
 def divisors(value: int, limit: int = 12) -> list[int]:
-    """Return the first `limit` divisors of `value`, ascending, for "sizes that would work" hints."""
-    found = [candidate for candidate in range(1, value + 1) if value % candidate == 0]
-    return found[:limit]
+    """Return up to `limit` divisors of `value`, ascending, for "sizes that would work" hints.
+
+    Only candidates up to MAX_SUGGESTED_AXIS_SIZE are tried, so the cost stays
+    small for any value.
+    """
+    found = []
+    for candidate in range(1, min(value, MAX_SUGGESTED_AXIS_SIZE) + 1):
+        if value % candidate == 0:
+            found.append(candidate)
+            if len(found) == limit:
+                break
+    return found
 
 
 def _format_sizes(sizes: list[int], value: int) -> str:
@@ -159,8 +172,11 @@ def check_mesh(config: GptOssConfig, mesh: MeshConfig) -> list[Issue]:
     """Return every error that stops `config` from sharding on `mesh`, one per (field, axis) pair.
 
     Each issue's `field` is the config field and its `key` the mesh axis; neither
-    carries a file position, which the caller adds.
+    carries a file position, which the caller adds. A -1 axis is resolved with the
+    mesh's `num_devices` when given, and is not checked otherwise.
     """
+    if not mesh.is_resolved and mesh.num_devices is not None:
+        mesh = mesh.resolve()
     issues: list[Issue] = []
     seen: set[tuple[str, str]] = set()
 

@@ -161,3 +161,13 @@ def test_convert_is_wired_into_cli(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert json.loads(target.read_text())["swiglu_limit"] == 7.0
+
+
+def test_unresolved_axis_warns_and_strict_rejects() -> None:
+    lenient = ossgen("validate", "configs/gpt-oss-20b.json", "--mesh", "ep=-1")
+    strict = ossgen("validate", "configs/gpt-oss-20b.json", "--mesh", "ep=-1", "--strict")
+
+    assert lenient.returncode == 0
+    assert "warning: ep: mesh axis 'ep' is -1 and num_devices is not given" in lenient.stderr
+    assert strict.returncode == 1
+    assert "error: ep: mesh axis 'ep' is -1" in strict.stderr

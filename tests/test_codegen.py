@@ -114,5 +114,77 @@ def test_generate_rejects_bad_package_name(workspace: Path, capsys: pytest.Captu
     exit_code = main(["generate", "configs/gpt-oss-20b.json", "--name", "3rd-model", "-o", "out"])
 
     assert exit_code == 2
-    assert "'3rd-model' is not a Python identifier" in capsys.readouterr().err
+    assert "'3rd-model' is not an ASCII Python identifier" in capsys.readouterr().err
     assert not (workspace / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("class", "is a Python keyword"),
+        ("jax", "would hide the module"),
+        ("json", "would hide the module"),
+        ("", "is empty"),
+        ("\uff46ull", "is not an ASCII Python identifier"),
+        ("x" * 101, "keep it under 100"),
+    ],
+)
+def test_generate_rejects_unusable_names(name: str, problem: str, workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    exit_code = main(["generate", "configs/gpt-oss-20b.json", "--name", name, "-o", "out"])
+
+    assert exit_code == 2
+    assert problem in capsys.readouterr().err
+    assert not (workspace / "out").exists()
+
+
+def test_generate_into_a_file_path_fails_cleanly(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workspace / "afile").write_text("keep me")
+
+    exit_code = main(["generate", "configs/gpt-oss-20b.json", "-o", "afile"])
+
+    assert exit_code == 2
+    assert "cannot write afile/gpt_oss_20b" in capsys.readouterr().err
+    assert (workspace / "afile").read_text() == "keep me"
+
+
+def test_blocked_target_leaves_every_file_untouched(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    package = workspace / "generated" / "gpt_oss_20b"
+    (package / "gpt_oss_20b" / "model.py").unlink()
+    (package / "gpt_oss_20b" / "model.py").mkdir()
+    before = snapshot(package)
+
+    exit_code = main(["generate", "configs/gpt-oss-20b.json", "--mesh", "ep=4,tp=1", "-o", "generated"])
+
+    assert exit_code == 2
+    assert "is not a regular file" in capsys.readouterr().err
+    assert snapshot(package) == before
+    assert not list(package.rglob("*.tmp"))
+
+
+def test_generated_files_follow_umask(workspace: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        assert main(["generate", "configs/gpt-oss-20b.json", "-o", "fresh"]) == 0
+    finally:
+        os.umask(previous)
+
+    modes = {path.name: path.stat().st_mode & 0o777 for path in (workspace / "fresh").rglob("*") if path.is_file()}
+    assert set(modes.values()) == {0o644}
+
+
+def test_check_survives_hand_edited_pyproject(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pyproject = workspace / "generated" / "gpt_oss_20b" / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('name = "gpt_oss_20b"\n', "name = 5\n"))
+
+    exit_code = main(["check"])
+
+    assert exit_code == 2
+    assert "[tool.ossgen] name = 5 is not a string" in capsys.readouterr().err
+
+
+def test_check_survives_non_utf8_file(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = workspace / "generated" / "gpt_oss_20b" / "gpt_oss_20b" / "model.py"
+    model.write_bytes(model.read_bytes() + b"\xff\n")
+
+    assert main(["check"]) == 1
+    assert "generated/gpt_oss_20b: stale" in capsys.readouterr().out

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from support import CONFIGS
 
 from ossgen.schema.config import GptOssConfig
+from ossgen.schema.errors import ConfigError
 from ossgen.schema.loaders import load_config
 from ossgen.schema.mesh import MeshConfig, parse_mesh_spec
 from ossgen.schema.mesh_loader import load_mesh
@@ -127,3 +128,54 @@ def test_partition_rules_reject_mesh_that_does_not_fit() -> None:
 
     with pytest.raises(ValueError, match="num_local_experts=64 is not divisible by mesh axis 'ep'=3"):
         config.get_partition_rules(MeshConfig(ep=3))
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("ep=4,ep=2", "mesh axis 'ep' is given twice"),
+        ("ep=1_0", "invalid size '1_0'"),
+        ("ep=\u0664", "invalid size"),
+    ],
+)
+def test_inline_spec_rejects_ambiguous_sizes(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_mesh_spec(spec)
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "line", "column", "message"),
+    [
+        (b"ep: true\n", ".yaml", 1, 1, "valid integer"),
+        (b"ep: '4'\n", ".yaml", 1, 1, "valid integer"),
+        (b"num_devices: 4.0\n", ".yaml", 1, 1, "valid integer"),
+        (b"mesh: {ep: 4}\ntp: 8\n", ".yaml", 2, 1, "tp would be ignored because the file also has a `mesh:` section"),
+        (b'{"ep": 4,}', ".json", 1, 10, "invalid JSON"),
+        (b"ep: 4\xff\n", ".yaml", 1, 6, "not valid UTF-8"),
+    ],
+)
+def test_mesh_file_errors(content: bytes, suffix: str, line: int, column: int, message: str, tmp_path) -> None:
+    path = tmp_path / f"mesh{suffix}"
+    path.write_bytes(content)
+
+    with pytest.raises(ConfigError) as caught:
+        load_mesh(path)
+
+    issue = caught.value.issues[0]
+    assert (issue.line, issue.column) == (line, column)
+    assert message in issue.message
+
+
+def test_wildcard_axis_resolved_before_checks(config_120b: GptOssConfig) -> None:
+    issues = check_mesh(config_120b, MeshConfig(ep=-1, num_devices=6))
+
+    assert [issue.field for issue in issues] == ["num_local_experts"]
+    assert "'ep'=6" in issues[0].message
+
+
+def test_divisor_hint_is_fast_for_huge_values() -> None:
+    config = GptOssConfig(vocab_size=1_000_000_000_000_037)
+
+    issues = check_mesh(config, MeshConfig(tp=2))
+
+    assert issues[0].hint.endswith("(1, ...)")
