@@ -80,7 +80,7 @@ def load_mesh_located(source: str | os.PathLike[str]) -> LoadedMesh:
     if not path.exists():
         if "=" not in text_source:
             raise FileNotFoundError(
-                2, f"mesh file not found; give a YAML/JSON file or an inline spec such as ep=4,tp=2", text_source
+                2, "mesh file not found; give a YAML/JSON file or an inline spec such as ep=4,tp=2", text_source
             )
         try:
             return LoadedMesh(parse_mesh_spec(text_source), text_source, is_file=False)
