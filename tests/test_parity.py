@@ -122,3 +122,23 @@ def test_sliding_window_sees_exactly_window_keys(package_factory: Any) -> None:
 
     assert mask.sum(axis=1).tolist() == [1, 2, 3, 4, 4, 4, 4, 4, 4, 4]
     assert mask[9].nonzero()[0].tolist() == [6, 7, 8, 9]
+
+
+def test_bfloat16_error_matches_transformers_bfloat16(package_factory: Any) -> None:
+    """In bfloat16 both models round; ours may drift from float32 no more than `transformers`' own does."""
+    package = package_factory(tiny_config(dtype="bfloat16"), "parity_bfloat16")
+    input_ids = np.random.default_rng(6).integers(0, 128, size=(2, 40))
+    reference = random_hf_model(tiny_config(), seed=7)
+    model = package.GptOssForCausalLM(package.GptOssConfig(), rngs=nnx.Rngs(0))
+    package.load_hf_state_dict(model, reference.state_dict())
+
+    with torch.no_grad():
+        exact = reference(torch.from_numpy(input_ids)).logits.numpy()
+        theirs = reference.to(torch.bfloat16)(torch.from_numpy(input_ids)).logits.float().numpy()
+    ours = model(jnp.asarray(input_ids)).logits
+
+    assert ours.dtype == jnp.bfloat16
+    assert model.model.layers[0].input_layernorm.scale[...].dtype == jnp.float32
+    our_error = np.median(np.abs(np.asarray(ours.astype(jnp.float32)) - exact))
+    their_error = np.median(np.abs(theirs - exact))
+    assert our_error <= 1.5 * their_error + 1e-3, f"median error {our_error:.4g} vs transformers {their_error:.4g}"

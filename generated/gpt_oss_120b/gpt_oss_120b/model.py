@@ -164,6 +164,12 @@ class GptOssAttention(nnx.Module):
         self.sinks = nnx.Param(
             _normal(rngs, (config.num_attention_heads,), config.initializer_range, _DTYPES[config.dtype])
         )
+        # Dropout of attention probabilities; it starts off and `model.train()` turns it on.
+        self.dropout = (
+            nnx.Dropout(config.attention_dropout, deterministic=True, rngs=rngs)
+            if config.attention_dropout > 0
+            else None
+        )
 
     def __call__(self, x: Array, cos: Array, sin: Array, key_padding_mask: Array | None) -> Array:
         config = self.config
@@ -189,6 +195,8 @@ class GptOssAttention(nnx.Module):
         combined = jnp.concatenate([logits, sinks], axis=-1)
         combined = combined - jnp.max(combined, axis=-1, keepdims=True)
         probs = jax.nn.softmax(combined, axis=-1)[..., :-1].astype(v.dtype)
+        if self.dropout is not None:
+            probs = self.dropout(probs)
 
         out = jnp.einsum("BKGTS,BSKH->BTKGH", probs, v)
         return self.o_proj(out.reshape(batch, length, config.num_attention_heads * head_dim))

@@ -79,9 +79,14 @@ def partition_spec(path: str) -> PartitionSpec:
 
 
 def parameter_shardings(state: nnx.State, mesh: Mesh) -> nnx.State:
-    """Return a state of the same structure holding the `NamedSharding` of each parameter."""
+    """Return a state of the same structure holding the `NamedSharding` of each variable.
 
-    def sharding_of(path: tuple[object, ...], _value: object) -> NamedSharding:
+    Parameters follow the rules; other variables, such as dropout random keys, are replicated.
+    """
+
+    def sharding_of(path: tuple[object, ...], variable: object) -> NamedSharding:
+        if not isinstance(variable, nnx.Param):
+            return NamedSharding(mesh, PartitionSpec())
         return NamedSharding(mesh, partition_spec("/".join(str(part) for part in path)))
 
     return nnx.map_state(sharding_of, state)
