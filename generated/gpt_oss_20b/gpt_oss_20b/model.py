@@ -242,27 +242,58 @@ class GptOssExperts(nnx.Module):
         glu = gate * jax.nn.sigmoid(alpha * gate)
         return (up + 1) * glu
 
-    def __call__(self, x: Array, weights: Array, experts: Array) -> Array:
-        """Mix the outputs of each token's k experts; x [tokens, D], weights and experts [tokens, k]."""
-        tokens, top_k = experts.shape
+    def expert_block(self, rows: Array, expert: Array) -> Array:
+        """Run rows [R, D] through one expert's MLP; returns [R, D]."""
+        gate_up = jnp.einsum("RD,DF->RF", rows, self.gate_up_proj[expert]) + self.gate_up_proj_bias[expert]
+        hidden = self.activation(gate_up)
+        return jnp.einsum("RF,FD->RD", hidden, self.down_proj[expert]) + self.down_proj_bias[expert]
 
-        # Sort the (token, slot) pairs by expert so each expert multiplies one
-        # contiguous group of rows.
+    def __call__(self, x: Array, weights: Array, experts: Array) -> Array:
+        """Mix the outputs of each token's k experts; x [tokens, D], weights and experts [tokens, k].
+
+        Each (token, slot) row goes to its expert only. The rows are sorted by
+        expert and laid out in blocks so that every block belongs to one expert;
+        the blocks then run one after another, so the work grows with the routed
+        rows, not with rows times experts.
+        """
+        tokens, top_k = experts.shape
+        row_count = tokens * top_k
+        expert_count = self.config.num_local_experts
+        block = _rows_per_block(row_count, expert_count)
+
         flat_experts = experts.reshape(-1)
         order = jnp.argsort(flat_experts, stable=True)
         sorted_experts = flat_experts[order]
         sorted_tokens = order // top_k
-        group_sizes = jnp.bincount(flat_experts, length=self.config.num_local_experts).astype(jnp.int32)
 
-        rows = x[sorted_tokens]
-        gate_up = jax.lax.ragged_dot(rows, self.gate_up_proj[...], group_sizes)
-        gate_up = gate_up + self.gate_up_proj_bias[...][sorted_experts]
-        hidden = self.activation(gate_up)
-        out = jax.lax.ragged_dot(hidden, self.down_proj[...], group_sizes)
-        out = out + self.down_proj_bias[...][sorted_experts]
+        # Start each expert's group of rows on a block boundary.
+        group_sizes = jnp.bincount(flat_experts, length=expert_count)
+        padded_sizes = (group_sizes + block - 1) // block * block
+        padded_ends = jnp.cumsum(padded_sizes)
+        padded_starts = padded_ends - padded_sizes
+        group_starts = jnp.cumsum(group_sizes) - group_sizes
+        slots = padded_starts[sorted_experts] + jnp.arange(row_count) - group_starts[sorted_experts]
+
+        # Every expert with rows adds at most one partly filled block.
+        block_count = -(-row_count // block) + min(expert_count, row_count)
+        block_starts = jnp.arange(block_count) * block
+        block_experts = jnp.minimum(jnp.searchsorted(padded_ends, block_starts, side="right"), expert_count - 1)
+        padded_rows = jnp.zeros((block_count * block, x.shape[-1]), x.dtype).at[slots].set(x[sorted_tokens])
+
+        outputs = jax.lax.map(
+            lambda block_and_expert: self.expert_block(*block_and_expert),
+            (padded_rows.reshape(block_count, block, -1), block_experts),
+        )
+        out = outputs.reshape(block_count * block, -1)[slots]
 
         out = out * weights.reshape(-1)[order][:, None]
         return jnp.zeros((tokens, x.shape[-1]), out.dtype).at[sorted_tokens].add(out).astype(x.dtype)
+
+
+def _rows_per_block(row_count: int, expert_count: int) -> int:
+    """Return the block height for the expert layout: about the mean rows per expert, a power of two in [8, 512]."""
+    mean_rows = max(row_count // expert_count, 1)
+    return int(min(512, max(8, 2 ** math.ceil(math.log2(mean_rows)))))
 
 
 class GptOssMLP(nnx.Module):
