@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    NonNegativeInt,
-    PositiveInt,
+    Strict,
     StrictBool,
+    StrictFloat,
     field_validator,
     model_validator,
 )
@@ -26,6 +26,19 @@ from ossgen.schema.rope import (
 
 LayerType = Literal["sliding_attention", "full_attention"]
 
+# Integer fields accept only integers: pydantic's lax mode would also take true, "24" and 24.0.
+StrictPositiveInt = Annotated[int, Strict(), Field(gt=0)]
+StrictNonNegativeInt = Annotated[int, Strict(), Field(ge=0)]
+
+# Upper bound of num_hidden_layers, far above any published model (GPT-OSS has 24 or 36
+# layers). Validation builds one layer_types entry per layer, and generation emits code
+# per layer, so an absurd count would exhaust memory instead of failing.
+MAX_HIDDEN_LAYERS = 65536
+
+# Largest divisor that the hint about num_key_value_heads lists, so that computing the
+# hint stays fast for any num_attention_heads. Head counts that people choose are far below it.
+MAX_LISTED_DIVISOR = 65536
+
 DEFAULT_LAYER_PATTERN_TEXT = (
     "alternating ['sliding_attention', 'full_attention', ...] starting with 'sliding_attention'"
 )
@@ -37,7 +50,14 @@ def default_layer_types(num_hidden_layers: int) -> list[LayerType]:
 
 
 def _divisors(number: int) -> list[int]:
-    return [candidate for candidate in range(1, number + 1) if number % candidate == 0]
+    """Return the divisors of `number` up to MAX_LISTED_DIVISOR, in increasing order."""
+    return [candidate for candidate in range(1, min(number, MAX_LISTED_DIVISOR) + 1) if number % candidate == 0]
+
+
+def _divisors_text(number: int) -> str:
+    """List the divisors of `number`, ending with ", ..." when larger ones are left out."""
+    text = ", ".join(str(divisor) for divisor in _divisors(number))
+    return text + ", ..." if number > MAX_LISTED_DIVISOR else text
 
 
 class GptOssConfig(BaseModel):
@@ -51,23 +71,30 @@ class GptOssConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    num_hidden_layers: PositiveInt = Field(36, description="Number of decoder layers.")
-    num_local_experts: PositiveInt = Field(128, description="Number of experts in each mixture-of-experts layer.")
-    vocab_size: PositiveInt = Field(201088, description="Number of tokens in the vocabulary.")
-    hidden_size: PositiveInt = Field(2880, description="Width of the residual stream.")
-    intermediate_size: PositiveInt = Field(2880, description="Hidden width of each expert's feed-forward network.")
-    head_dim: PositiveInt = Field(
+    num_hidden_layers: StrictPositiveInt = Field(
+        36,
+        le=MAX_HIDDEN_LAYERS,
+        description=(
+            f"Number of decoder layers, at most {MAX_HIDDEN_LAYERS}. The bound is far above any published "
+            "model and keeps validation and generation, which handle each layer, from exhausting memory."
+        ),
+    )
+    num_local_experts: StrictPositiveInt = Field(128, description="Number of experts in each mixture-of-experts layer.")
+    vocab_size: StrictPositiveInt = Field(201088, description="Number of tokens in the vocabulary.")
+    hidden_size: StrictPositiveInt = Field(2880, description="Width of the residual stream.")
+    intermediate_size: StrictPositiveInt = Field(2880, description="Hidden width of each expert's feed-forward network.")
+    head_dim: StrictPositiveInt = Field(
         64,
         description="Width of one attention head. num_attention_heads * head_dim need not equal hidden_size.",
     )
-    num_attention_heads: PositiveInt = Field(64, description="Number of query heads.")
-    num_key_value_heads: PositiveInt = Field(
+    num_attention_heads: StrictPositiveInt = Field(64, description="Number of query heads.")
+    num_key_value_heads: StrictPositiveInt = Field(
         8, description="Number of key/value heads, each serving num_attention_heads / num_key_value_heads query heads."
     )
-    sliding_window: PositiveInt = Field(
+    sliding_window: StrictPositiveInt = Field(
         128, description="Number of keys, including the query's own position, that a sliding-attention layer sees."
     )
-    rope_theta: float = Field(
+    rope_theta: StrictFloat = Field(
         150000.0, gt=0, allow_inf_nan=False, description="Base of the rotary embedding frequencies."
     )
     tie_word_embeddings: StrictBool = Field(
@@ -77,22 +104,22 @@ class GptOssConfig(BaseModel):
         "silu",
         description="Activation name as stored in the published configs. The experts use the clamped SwiGLU regardless.",
     )
-    initializer_range: float = Field(
+    initializer_range: StrictFloat = Field(
         0.02, gt=0, allow_inf_nan=False, description="Standard deviation of the normal weight initializer."
     )
-    max_position_embeddings: PositiveInt = Field(131072, description="Maximum sequence length in tokens.")
-    rms_norm_eps: float = Field(
+    max_position_embeddings: StrictPositiveInt = Field(131072, description="Maximum sequence length in tokens.")
+    rms_norm_eps: StrictFloat = Field(
         1e-5, gt=0, allow_inf_nan=False, description="Epsilon added to the mean square in RMSNorm."
     )
     rope_scaling: RopeScaling | None = Field(
         default_factory=YarnRopeScaling,
         description="Rotary embedding scaling. Null or rope_type 'default' means plain RoPE.",
     )
-    attention_dropout: float = Field(
+    attention_dropout: StrictFloat = Field(
         0.0, ge=0, lt=1, allow_inf_nan=False, description="Dropout probability on the attention weights."
     )
-    num_experts_per_tok: PositiveInt = Field(4, description="Number of experts that each token is routed to (top-k).")
-    router_aux_loss_coef: float = Field(
+    num_experts_per_tok: StrictPositiveInt = Field(4, description="Number of experts that each token is routed to (top-k).")
+    router_aux_loss_coef: StrictFloat = Field(
         0.9, ge=0, allow_inf_nan=False, description="Weight of the load-balancing auxiliary loss in the total loss."
     )
     output_router_logits: StrictBool = Field(
@@ -107,22 +134,22 @@ class GptOssConfig(BaseModel):
             + "."
         ),
     )
-    mlp_activations_limit: float = Field(
+    mlp_activations_limit: StrictFloat = Field(
         7.0,
         gt=0,
         allow_inf_nan=False,
         description="Clamp of the expert SwiGLU: gate at most this value, up within plus or minus it (swiglu_limit).",
     )
-    swiglu_alpha: float = Field(
+    swiglu_alpha: StrictFloat = Field(
         1.702, gt=0, allow_inf_nan=False, description="Gain inside the sigmoid of the expert SwiGLU."
     )
     model_type: Literal["gpt_oss"] = Field("gpt_oss", description="Model family, always 'gpt_oss'.")
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
         "bfloat16", description="Parameter and compute dtype of the generated model."
     )
-    pad_token_id: NonNegativeInt | None = Field(None, description="Token id used for padding.")
-    bos_token_id: NonNegativeInt | None = Field(None, description="Token id that starts a sequence.")
-    eos_token_id: NonNegativeInt | list[NonNegativeInt] | None = Field(
+    pad_token_id: StrictNonNegativeInt | None = Field(None, description="Token id used for padding.")
+    bos_token_id: StrictNonNegativeInt | None = Field(None, description="Token id that starts a sequence.")
+    eos_token_id: StrictNonNegativeInt | list[StrictNonNegativeInt] | None = Field(
         None, description="Token id, or list of ids, that ends generation."
     )
 
@@ -184,7 +211,7 @@ class GptOssConfig(BaseModel):
     def _attention_violations(self) -> list[Violation]:
         violations = []
         if self.num_attention_heads % self.num_key_value_heads != 0:
-            divisors = ", ".join(str(d) for d in _divisors(self.num_attention_heads))
+            divisors = _divisors_text(self.num_attention_heads)
             violations.append(
                 Violation(
                     field="num_key_value_heads",

@@ -10,14 +10,17 @@ its own field and source position.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
+import re
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pydantic
 from pydantic_core import PydanticCustomError
+from ruamel.yaml.comments import TaggedScalar
 
 from ossgen.schema.mesh import MESH_AXIS_NAMES
 
@@ -27,6 +30,12 @@ Severity = Literal["error", "warning"]
 FieldPath = tuple[str | int, ...]
 
 CROSS_FIELD_ERROR_TYPE = "cross_field"
+
+# Maximum length, in characters, of a key that a formatted issue shows in full.
+MAX_KEY_DISPLAY_LENGTH = 80
+
+# Maximum length, in characters, of a value that a message shows in full.
+MAX_VALUE_DISPLAY_LENGTH = 60
 
 # Codes for the pydantic error types that are not about the value itself.
 _PYDANTIC_CODES = {
@@ -60,9 +69,10 @@ class Issue:
             if self.column is not None:
                 location += f"{self.column}:"
 
-        subject = self.field
+        subject = shorten(self.field, MAX_KEY_DISPLAY_LENGTH)
         if self.key is not None and self.key != self.field:
-            subject = f"{subject} ({self.key})" if subject else self.key
+            key = shorten(self.key, MAX_KEY_DISPLAY_LENGTH)
+            subject = f"{subject} ({key})" if subject else key
 
         text = f"{location} {self.severity}: " if location else f"{self.severity}: "
         if subject:
@@ -122,6 +132,107 @@ def violations_error(violations: Sequence[Violation]) -> PydanticCustomError:
     # The message goes through the context because a literal template would treat any
     # "{name}" in a message as a placeholder.
     return PydanticCustomError(CROSS_FIELD_ERROR_TYPE, "{summary}", context)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut `text` to at most `limit` characters, ending a cut text with "..."."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# Strings that YAML reads back as strings when written without quotes. Words that
+# YAML 1.2 reads as null or booleans are excluded separately.
+_PLAIN_STRING = re.compile(r"[A-Za-z_][\w.\-/]*(?: [\w.\-/]+)*")
+_NON_STRING_WORDS = frozenset({"null", "true", "false"})
+
+# Nesting below which a rendered value shows "..." instead of its content.
+_MAX_RENDER_DEPTH = 8
+
+
+def _string_text(text: str) -> str:
+    if _PLAIN_STRING.fullmatch(text) and text.lower() not in _NON_STRING_WORDS:
+        return text
+    # repr quotes the text and escapes control characters, so that they cannot garble a terminal.
+    return repr(text)
+
+
+def _int_text(number: int) -> str:
+    try:
+        return str(number)
+    except ValueError:
+        # Python refuses to convert integers of more than 4300 digits to text by default.
+        return f"<integer of {number.bit_length()} bits>"
+
+
+def _tag_text(tag: object) -> str:
+    return str(tag).replace("tag:yaml.org,2002:", "!!")
+
+
+def _flow_text(value: Any, limit: int, depth: int) -> str:
+    """Write a value as YAML flow text, stopping early once the text is longer than `limit`.
+
+    Strings are quoted only where YAML would read them as something else.
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return _int_text(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return _string_text(value)
+    if isinstance(value, TaggedScalar):
+        return f"{_tag_text(value.tag)} {_string_text(str(value.value))}"
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+
+    if isinstance(value, Mapping):
+        opening, closing = "{", "}"
+        items: Iterable[Any] = value.items()
+    elif isinstance(value, (Sequence, Set)) and not isinstance(value, (bytes, bytearray)):
+        opening, closing = ("{", "}") if isinstance(value, Set) else ("[", "]")
+        items = value
+    else:
+        return repr(value)
+    if depth >= _MAX_RENDER_DEPTH:
+        return opening + "..." + closing
+
+    parts: list[str] = []
+    length = 0
+    for item in items:
+        if length > limit:
+            parts.append("...")
+            break
+        if isinstance(value, Mapping):
+            key, item_value = item
+            part = f"{_flow_text(key, limit, depth + 1)}: {_flow_text(item_value, limit, depth + 1)}"
+        else:
+            part = _flow_text(item, limit, depth + 1)
+        parts.append(part)
+        length += len(part) + 2
+    return opening + ", ".join(parts) + closing
+
+
+def render_value(value: Any, *, limit: int = MAX_VALUE_DISPLAY_LENGTH) -> str:
+    """Write a value from a configuration file for a message, as YAML flow text.
+
+    A string value is always quoted, so that '24' reads differently from 24. Text
+    longer than `limit` characters is cut and ends with "...".
+    """
+    text = repr(value) if isinstance(value, str) else _flow_text(value, limit, 0)
+    return shorten(text, limit)
+
+
+def render_key(key: Any) -> str:
+    """Return the text of a mapping key for a field path: a string as it is, any other key as YAML flow text.
+
+    A YAML file can have keys such as `null`, `1` or `[a, b]`, which the parsers return
+    as None, ints, tuples or mappings.
+    """
+    if isinstance(key, str):
+        return key
+    return _flow_text(key, MAX_KEY_DISPLAY_LENGTH, 0)
 
 
 def dotted(path: Iterable[str | int]) -> str:
@@ -233,9 +344,11 @@ def _union_tags(owner: type[pydantic.BaseModel] | None, path: FieldPath, discrim
     return tags
 
 
-def _describe_input(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+# Messages for pydantic's type errors, which name the expected type in words.
+_EXPECTED_TYPE_TEXT = {
+    "int_type": "a valid integer",
+    "float_type": "a valid number",
+}
 
 
 def _issue_for_error(
@@ -245,8 +358,13 @@ def _issue_for_error(
     file: str | None,
 ) -> tuple[list[Issue], bool]:
     """Convert one pydantic error. The flag is True when the error belongs to one member of a union."""
-    path, owner, from_union = resolve_location(model, error["loc"])
     error_type = error["type"]
+    loc = tuple(error["loc"])
+    if error_type == "invalid_key" and loc:
+        # pydantic writes a key that is not a string, such as YAML's [a, b], as its Python repr.
+        # The loaders record the key's position under its YAML text.
+        loc = loc[:-1] + (render_key(error["input"]),)
+    path, owner, from_union = resolve_location(model, loc)
 
     if error_type == CROSS_FIELD_ERROR_TYPE:
         issues = []
@@ -266,6 +384,9 @@ def _issue_for_error(
                 )
             )
         return issues, False
+
+    if error_type == "union_tag_invalid":
+        return [_union_tag_invalid_issue(error, path, positions, file)], from_union
 
     location = locate(path, positions)
     code = _PYDANTIC_CODES.get(error_type)
@@ -294,8 +415,11 @@ def _issue_for_error(
     elif error_type == "value_error":
         # Messages of ValueErrors raised by ossgen's validators already name the value.
         message = message.removeprefix("Value error, ")
+    elif error_type in _EXPECTED_TYPE_TEXT:
+        message = f"expected {_EXPECTED_TYPE_TEXT[error_type]}, got {render_value(error['input'])}"
+        hint = _generic_hint(error_type, error.get("ctx", {}))
     else:
-        message = f"{message} (got {_describe_input(error['input'])})"
+        message = f"{message} (got {render_value(error['input'])})"
         hint = _generic_hint(error_type, error.get("ctx", {}))
 
     issue = Issue(
@@ -309,6 +433,35 @@ def _issue_for_error(
         hint=hint,
     )
     return [issue], from_union
+
+
+def _union_tag_invalid_issue(
+    error: Mapping[str, Any],
+    path: FieldPath,
+    positions: Mapping[FieldPath, SourceLocation],
+    file: str | None,
+) -> Issue:
+    """Report an unknown discriminator value, such as rope_type: ntk, at the discriminator key."""
+    context = error.get("ctx", {})
+    discriminator = str(context.get("discriminator", "")).strip("'")
+    expected = context.get("expected_tags", "")
+    tag_path = path + (discriminator,) if discriminator else path
+    location = positions.get(tag_path)
+    if location is None and discriminator == "rope_type":
+        # Older Hugging Face files spell rope_type as `type`; the rope model renames it before validation.
+        location = positions.get(path + ("type",))
+    if location is None:
+        location = locate(path, positions)
+    return Issue(
+        file=file,
+        line=location.line if location else None,
+        column=location.column if location else None,
+        field=dotted(tag_path),
+        key=location.key if location else None,
+        code="invalid_value",
+        message=f"{discriminator} = {render_value(context.get('tag'))} is not one of the supported values {expected}",
+        hint=_generic_hint("union_tag_invalid", context),
+    )
 
 
 # Mesh file keys; a config that contains them was most likely given where a mesh was meant.
@@ -341,11 +494,15 @@ def _generic_hint(error_type: str, context: Mapping[str, Any]) -> str | None:
     return None
 
 
+# The end of a message that names the input value: " (got VALUE)" or ", got VALUE".
+_GOT_SUFFIX = re.compile(r"(?: \(got .*\)|, got .*)$", re.DOTALL)
+
+
 def _merge_union_messages(first: str, second: str) -> str:
     """Join the messages of two union members, naming the input value once."""
-    suffix_start = second.rfind(" (got ")
-    if suffix_start != -1:
-        first = first.removesuffix(second[suffix_start:])
+    first = _GOT_SUFFIX.sub("", first)
+    if first.startswith("expected ") and second.startswith("Input should be "):
+        second = second.removeprefix("Input should be ")
     return f"{first}, or {second[0].lower()}{second[1:]}"
 
 

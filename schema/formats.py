@@ -14,14 +14,15 @@ each field, so that errors can point at the key the user wrote.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ossgen.schema.config import GptOssConfig
-from ossgen.schema.errors import FieldPath, Issue, dotted, suggest_key
+from ossgen.schema.errors import FieldPath, Issue, dotted, render_key, render_value, suggest_key
 from ossgen.schema.mesh import MESH_AXIS_NAMES
-from ossgen.schema.rope import YarnRopeScaling
+from ossgen.schema.rope import YarnRopeScaling, scaled_context_length
 
 SourceFormat = Literal["ossgen-yaml", "ossgen-json", "hf", "openai"]
 
@@ -202,8 +203,8 @@ class MappedConfig:
                     field_name=dotted(target),
                     code="conflict",
                     message=(
-                        f"{dotted(source)} = {value!r} disagrees with {first_key} = {previous!r}, "
-                        f"but both set {dotted(target)}"
+                        f"{dotted(source)} = {render_value(value)} disagrees with {first_key} = "
+                        f"{render_value(previous)}, but both set {dotted(target)}"
                     ),
                     hint="remove one of the two keys or give them the same value",
                 )
@@ -244,7 +245,7 @@ class MappedConfig:
         self.issues.append(MappingIssue(source_path=source, issue=issue))
 
     def reject_unknown_key(self, key: Any) -> None:
-        name = str(key)
+        name = render_key(key)
         self.add_issue(
             (name,),
             field_name=name,
@@ -267,6 +268,10 @@ def map_ossgen(data: Mapping[Any, Any], source_format: SourceFormat = "ossgen-ya
     return mapped
 
 
+# Keys of a rope scaling mapping that only YaRN has.
+_YARN_SETTING_KEYS = frozenset(name for name in YarnRopeScaling.model_fields if name != "rope_type")
+
+
 def _map_hf_rope(mapped: MappedConfig, key: str, value: Any) -> None:
     """Split a Hugging Face rope_scaling or rope_parameters value into rope_theta and rope_scaling."""
     # transformers treats a null value like a missing key and uses its YaRN default.
@@ -279,9 +284,22 @@ def _map_hf_rope(mapped: MappedConfig, key: str, value: Any) -> None:
     scaling = dict(value)
     if "rope_theta" in scaling:
         mapped.set(("rope_theta",), scaling.pop("rope_theta"), (key, "rope_theta"))
-    # transformers 5.x reads rope parameters without a type as plain RoPE.
     if "rope_type" not in scaling and "type" not in scaling:
-        scaling["rope_type"] = "default"
+        yarn_keys = [name for name in scaling if name in _YARN_SETTING_KEYS]
+        if yarn_keys:
+            # One issue names the missing type, because validating against plain RoPE would
+            # report every YaRN key as unknown.
+            mapped.add_issue(
+                (key,),
+                field_name="rope_scaling.rope_type",
+                code="missing",
+                message=f"rope_type is missing, but {', '.join(yarn_keys)} are YaRN settings",
+                hint=f'add "rope_type": "yarn" to {key}',
+            )
+            scaling["rope_type"] = "yarn"
+        else:
+            # transformers 5.x reads rope parameters without a type as plain RoPE.
+            scaling["rope_type"] = "default"
 
     rope_type = scaling.get("rope_type", scaling.get("type"))
     if rope_type == "yarn" and "original_max_position_embeddings" not in scaling:
@@ -318,7 +336,7 @@ def _check_hf_attention_bias(mapped: MappedConfig, value: Any) -> None:
         ("attention_bias",),
         field_name="attention_bias",
         code="type",
-        message=f"attention_bias must be true (got {value!r})",
+        message=f"attention_bias must be true (got {render_value(value)})",
         hint="set attention_bias to true or remove the key",
     )
 
@@ -336,8 +354,9 @@ def _check_hf_initial_context_length(mapped: MappedConfig, value: Any) -> None:
             field_name="rope_scaling.original_max_position_embeddings",
             code="conflict",
             message=(
-                f"initial_context_length = {value!r} differs from the YaRN "
-                f"original_max_position_embeddings = {original!r}, but both give the pretraining context length"
+                f"initial_context_length = {render_value(value)} differs from the YaRN "
+                f"original_max_position_embeddings = {render_value(original)}, but both give the pretraining "
+                "context length"
             ),
             hint="make the two values equal, or remove initial_context_length",
         )
@@ -369,8 +388,15 @@ def map_hf(data: Mapping[Any, Any]) -> MappedConfig:
     return mapped
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _is_valid_context_length(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _is_valid_yarn_factor(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    # math.isfinite cannot convert an int beyond the float range, and every int is finite.
+    return (isinstance(value, int) or math.isfinite(value)) and value >= 1
 
 
 def map_openai(data: Mapping[Any, Any]) -> MappedConfig:
@@ -394,15 +420,34 @@ def map_openai(data: Mapping[Any, Any]) -> MappedConfig:
     yarn_fields = YarnRopeScaling.model_fields
     original = scaling.get("original_max_position_embeddings", yarn_fields["original_max_position_embeddings"].default)
     factor = scaling.get("factor", yarn_fields["factor"].default)
-    # Invalid values are left to the field validation, which reports them at their keys.
-    if _is_number(original) and _is_number(factor):
-        mapped.values["max_position_embeddings"] = int(original * factor)
-        if "initial_context_length" in data:
-            mapped.origins[("max_position_embeddings",)] = ("initial_context_length",)
-        # The gpt_oss reference applies YaRN only when rope_scaling_factor > 1, and ignores
-        # rope_ntk_alpha and rope_ntk_beta otherwise, so a factor of 1 is plain RoPE.
-        if factor == 1:
-            mapped.values["rope_scaling"] = {"rope_type": "default"}
+    # Invalid inputs are left to the field validation, which reports them at their keys.
+    # Deriving a context length from them would add an error about a value the file
+    # does not contain.
+    if not (_is_valid_context_length(original) and _is_valid_yarn_factor(factor)):
+        return mapped
+
+    context_length = scaled_context_length(original, factor)
+    if context_length is None:
+        source = "rope_scaling_factor" if "rope_scaling_factor" in data else "initial_context_length"
+        mapped.add_issue(
+            (source,),
+            field_name=dotted(OPENAI_KEYS[source]),
+            code="invalid_value",
+            message=(
+                f"the context length initial_context_length * rope_scaling_factor = {render_value(original)} * "
+                f"{render_value(factor)} is too large to be a number of tokens"
+            ),
+            hint="use the factor the model was trained with (32 for the published GPT-OSS models)",
+        )
+        return mapped
+
+    mapped.values["max_position_embeddings"] = context_length
+    if "initial_context_length" in data:
+        mapped.origins[("max_position_embeddings",)] = ("initial_context_length",)
+    # The gpt_oss reference applies YaRN only when rope_scaling_factor > 1, and ignores
+    # rope_ntk_alpha and rope_ntk_beta otherwise, so a factor of 1 is plain RoPE.
+    if factor == 1:
+        mapped.values["rope_scaling"] = {"rope_type": "default"}
     return mapped
 
 

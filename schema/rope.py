@@ -6,9 +6,9 @@ import math
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
 
-from ossgen.schema.errors import Issue, Violation, violations_error
+from ossgen.schema.errors import Issue, Violation, render_value, violations_error
 
 
 class YarnRopeScaling(BaseModel):
@@ -22,19 +22,19 @@ class YarnRopeScaling(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rope_type: Literal["yarn"] = Field("yarn", description="Scaling method, 'yarn' for YaRN.")
-    factor: float = Field(
+    factor: StrictFloat = Field(
         32.0,
         ge=1,
         allow_inf_nan=False,
         description="Ratio of the extended context length to original_max_position_embeddings.",
     )
-    beta_fast: float = Field(
+    beta_fast: StrictFloat = Field(
         32.0,
         gt=0,
         allow_inf_nan=False,
         description="Rotations over the original context above which a dimension keeps its frequency.",
     )
-    beta_slow: float = Field(
+    beta_slow: StrictFloat = Field(
         1.0,
         gt=0,
         allow_inf_nan=False,
@@ -47,10 +47,10 @@ class YarnRopeScaling(BaseModel):
             "because rounding changes the frequencies and the model's output."
         ),
     )
-    original_max_position_embeddings: PositiveInt = Field(
-        4096, description="Context length, in tokens, that the model was pretrained with before scaling."
+    original_max_position_embeddings: StrictInt = Field(
+        4096, gt=0, description="Context length, in tokens, that the model was pretrained with before scaling."
     )
-    attention_factor: float | None = Field(
+    attention_factor: StrictFloat | None = Field(
         None,
         gt=0,
         allow_inf_nan=False,
@@ -97,7 +97,10 @@ def rename_legacy_type_key(value: Any) -> Any:
     if "rope_type" in renamed and renamed["rope_type"] != legacy:
         violation = Violation(
             field="rope_type",
-            message=f"rope_type = {renamed['rope_type']!r} disagrees with the legacy key type = {legacy!r}",
+            message=(
+                f"rope_type = {render_value(renamed['rope_type'])} disagrees with the legacy key "
+                f"type = {render_value(legacy)}"
+            ),
             hint="remove 'type' and keep only 'rope_type'",
             code="conflict",
         )
@@ -113,6 +116,23 @@ def yarn_attention_factor(scaling: YarnRopeScaling) -> float:
     return 0.1 * math.log(scaling.factor) + 1.0
 
 
+def scaled_context_length(original: int, factor: float) -> int | None:
+    """Return original * factor as a whole number of tokens, or None when the product is not finite.
+
+    With a float factor such as 1e308 the product is infinite, and int() cannot convert it.
+    """
+    try:
+        product = original * factor
+    except OverflowError:
+        # An int too large for a float, multiplied by a float factor.
+        return None
+    if isinstance(product, int):
+        return product
+    if not math.isfinite(product):
+        return None
+    return int(product)
+
+
 def rope_scaling_violations(
     scaling: YarnRopeScaling | DefaultRopeScaling | None, max_position_embeddings: int
 ) -> list[Violation]:
@@ -125,6 +145,8 @@ def rope_scaling_violations(
     original = scaling.original_max_position_embeddings
     if original < max_position_embeddings:
         return []
+    scaled = scaled_context_length(original, scaling.factor)
+    scaled_text = f" ({scaled})" if scaled is not None else ""
     return [
         Violation(
             field="rope_scaling.original_max_position_embeddings",
@@ -134,8 +156,8 @@ def rope_scaling_violations(
                 "original context to the longer one"
             ),
             hint=(
-                "set max_position_embeddings to original_max_position_embeddings * factor "
-                f"({int(original * scaling.factor)}), or use rope_type: default for no scaling"
+                f"set max_position_embeddings to original_max_position_embeddings * factor{scaled_text}, "
+                "or use rope_type: default for no scaling"
             ),
         )
     ]
@@ -151,7 +173,11 @@ def rope_scaling_warnings(
     if not isinstance(scaling, YarnRopeScaling):
         return []
     original = scaling.original_max_position_embeddings
-    ratio = max_position_embeddings / original
+    try:
+        ratio = max_position_embeddings / original
+    except OverflowError:
+        # Both are ints, and a quotient beyond the float range cannot be a sensible factor.
+        ratio = math.inf
     if math.isclose(ratio, scaling.factor, rel_tol=1e-9):
         return []
     message = (
@@ -159,10 +185,10 @@ def rope_scaling_warnings(
         f"{max_position_embeddings} / {original} = {ratio:g}, but rope_scaling.factor = {scaling.factor:g}. "
         f"The model scales the rotary frequencies by factor ({scaling.factor:g})."
     )
-    hint = (
-        f"if the two should agree, set factor to {ratio:g} or max_position_embeddings to "
-        f"{int(original * scaling.factor)}"
-    )
+    scaled = scaled_context_length(original, scaling.factor)
+    hint = f"if the two should agree, set factor to {ratio:g}"
+    if scaled is not None:
+        hint += f" or max_position_embeddings to {scaled}"
     return [
         Issue(
             file=None,

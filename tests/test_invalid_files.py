@@ -25,7 +25,7 @@ CONFIG_CASES: dict[str, tuple[int, int, str, str, str | None]] = {
     "duplicate_key.yaml": (3, 1, "num_hidden_layers", "duplicate key 'num_hidden_layers', first given on line 1", None),
     "layer_types_length.yaml": (2, 1, "layer_types", "expected 4 entries, got 3", "remove layer_types to use the default"),
     "layer_types_entry.yaml": (4, 5, "layer_types.1", "'sliding_attention' or 'full_attention' (got 'full')", None),
-    "rope_type.yaml": (1, 1, "rope_scaling", "'ntk'", "'yarn', 'default'"),
+    "rope_type.yaml": (2, 3, "rope_scaling.rope_type", "'ntk'", "'yarn', 'default'"),
     "yarn_factor.yaml": (3, 3, "rope_scaling.factor", "greater than or equal to 1 (got 0.5)", "at least 1"),
     "yarn_betas.yaml": (3, 3, "rope_scaling.beta_fast", "beta_fast = 1 must be greater than beta_slow = 32", "swap"),
     "yarn_original_context.yaml": (
