@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import TaggedScalar
 from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from ossgen.schema.config import GptOssConfig
@@ -288,12 +288,13 @@ def _to_plain(value: Any, file: str | None) -> Any:
                 converted = [convert(entry, depth + 1) for entry in item]
             ancestors.discard(id(item))
             return converted
-        return _plain_scalar(item)
+        return plain_scalar(item)
 
     return convert(value, 1)
 
 
-def _plain_scalar(value: Any) -> Any:
+def plain_scalar(value: Any) -> Any:
+    """Return a ruamel.yaml scalar as the plain Python value it stands for."""
     if isinstance(value, (bool, ScalarBoolean)):
         return bool(value)
     if isinstance(value, int):

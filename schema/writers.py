@@ -18,7 +18,6 @@ import pydantic
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.representer import RoundTripRepresenter
-from ruamel.yaml.scalarbool import ScalarBoolean
 
 from ossgen.schema.config import GptOssConfig
 from ossgen.schema.errors import ConfigError, FieldPath, Issue, dotted
@@ -30,7 +29,7 @@ from ossgen.schema.formats import (
     hf_key,
     openai_key,
 )
-from ossgen.schema.loaders import load_config_text
+from ossgen.schema.loaders import load_config_text, plain_scalar
 from ossgen.schema.rope import DefaultRopeScaling, YarnRopeScaling
 
 WriteTarget = Literal["ossgen", "hf", "openai"]
@@ -297,15 +296,7 @@ def _plain(value: Any) -> Any:
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_plain(item) for item in value]
-    if isinstance(value, (bool, ScalarBoolean)):
-        return bool(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    return value
+    return plain_scalar(value)
 
 
 def _validate_document(document: CommentedMap) -> GptOssConfig | None:

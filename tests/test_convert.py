@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import transformers
-from support import CONFIGS
+from support import CONFIGS, tiny_config
 
 from ossgen.codegen.convert import add_convert_parser
 from ossgen.schema.config import GptOssConfig
@@ -55,19 +55,8 @@ def convert(*argv: str) -> int:
 
 
 def small_config(**overrides: Any) -> GptOssConfig:
-    """Return a small config far from the defaults: custom layer_types, truncated YaRN, own tokens."""
+    """Return the tests' tiny config moved far from the defaults: truncated YaRN, own constants and tokens."""
     values: dict[str, Any] = {
-        "num_hidden_layers": 4,
-        "num_local_experts": 8,
-        "vocab_size": 128,
-        "hidden_size": 64,
-        "intermediate_size": 48,
-        "head_dim": 16,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "sliding_window": 8,
-        "num_experts_per_tok": 3,
-        "max_position_embeddings": 256,
         "rope_theta": 10000.0,
         "rope_scaling": {
             "rope_type": "yarn",
@@ -83,13 +72,12 @@ def small_config(**overrides: Any) -> GptOssConfig:
         "mlp_activations_limit": 5.5,
         "swiglu_alpha": 1.5,
         "router_aux_loss_coef": 0.01,
-        "dtype": "float32",
         "pad_token_id": 0,
         "bos_token_id": 1,
         "eos_token_id": [2, 3],
     }
     values.update(overrides)
-    return GptOssConfig(**values)
+    return tiny_config(**values)
 
 
 SMALL_CONFIGS = {
