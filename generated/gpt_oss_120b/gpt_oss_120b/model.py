@@ -14,7 +14,8 @@ The math follows the Hugging Face `transformers` GPT-OSS model:
 
 Shape letters in einsum strings: B batch, T query positions, S key positions,
 D hidden size, N query heads, K key/value heads, G query heads per key/value head,
-H head size, E experts, F expert hidden size, V vocabulary.
+H head size, E experts, F expert hidden size, U = 2F interleaved gate/up
+columns, R rows of one expert block, V vocabulary.
 """
 
 from __future__ import annotations
@@ -244,7 +245,7 @@ class GptOssExperts(nnx.Module):
 
     def expert_block(self, rows: Array, expert: Array) -> Array:
         """Run rows [R, D] through one expert's MLP; returns [R, D]."""
-        gate_up = jnp.einsum("RD,DF->RF", rows, self.gate_up_proj[expert]) + self.gate_up_proj_bias[expert]
+        gate_up = jnp.einsum("RD,DU->RU", rows, self.gate_up_proj[expert]) + self.gate_up_proj_bias[expert]
         hidden = self.activation(gate_up)
         return jnp.einsum("RF,FD->RD", hidden, self.down_proj[expert]) + self.down_proj_bias[expert]
 
