@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from ossgen.schema.divisors import format_divisors
 from ossgen.schema.errors import Issue, Violation, violations_error
 from ossgen.schema.rope import (
     RopeScaling,
@@ -31,13 +32,9 @@ StrictPositiveInt = Annotated[int, Strict(), Field(gt=0)]
 StrictNonNegativeInt = Annotated[int, Strict(), Field(ge=0)]
 
 # Upper bound of num_hidden_layers, far above any published model (GPT-OSS has 24 or 36
-# layers). Validation builds one layer_types entry per layer, and generation emits code
-# per layer, so an absurd count would exhaust memory instead of failing.
+# layers). Validation builds one layer_types entry per layer, and the generated model one
+# module per layer, so an absurd count would exhaust memory instead of failing.
 MAX_HIDDEN_LAYERS = 65536
-
-# Largest divisor that the hint about num_key_value_heads lists, so that computing the
-# hint stays fast for any num_attention_heads. Head counts that people choose are far below it.
-MAX_LISTED_DIVISOR = 65536
 
 DEFAULT_LAYER_PATTERN_TEXT = (
     "alternating ['sliding_attention', 'full_attention', ...] starting with 'sliding_attention'"
@@ -47,17 +44,6 @@ DEFAULT_LAYER_PATTERN_TEXT = (
 def default_layer_types(num_hidden_layers: int) -> list[LayerType]:
     """Return the GPT-OSS layer pattern: sliding-window attention on even layers, full attention on odd ones."""
     return ["sliding_attention" if index % 2 == 0 else "full_attention" for index in range(num_hidden_layers)]
-
-
-def _divisors(number: int) -> list[int]:
-    """Return the divisors of `number` up to MAX_LISTED_DIVISOR, in increasing order."""
-    return [candidate for candidate in range(1, min(number, MAX_LISTED_DIVISOR) + 1) if number % candidate == 0]
-
-
-def _divisors_text(number: int) -> str:
-    """List the divisors of `number`, ending with ", ..." when larger ones are left out."""
-    text = ", ".join(str(divisor) for divisor in _divisors(number))
-    return text + ", ..." if number > MAX_LISTED_DIVISOR else text
 
 
 class GptOssConfig(BaseModel):
@@ -211,7 +197,7 @@ class GptOssConfig(BaseModel):
     def _attention_violations(self) -> list[Violation]:
         violations = []
         if self.num_attention_heads % self.num_key_value_heads != 0:
-            divisors = _divisors_text(self.num_attention_heads)
+            divisors = format_divisors(self.num_attention_heads, max_count=None)
             violations.append(
                 Violation(
                     field="num_key_value_heads",

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ossgen.schema.divisors import format_divisors
 from ossgen.schema.errors import Issue
 from ossgen.schema.mesh import MeshConfig
 
@@ -142,32 +143,6 @@ def partition_rules(config: GptOssConfig, mesh: MeshConfig) -> list[tuple[str, A
     return [(rule.pattern, PartitionSpec(*rule.spec())) for rule in parameter_rules(config, mesh)]
 
 
-# Largest mesh axis size a hint suggests; far more devices than one axis of any mesh has.
-MAX_SUGGESTED_AXIS_SIZE = 65536
-
-
-def divisors(value: int, limit: int = 12) -> list[int]:
-    """Return up to `limit` divisors of `value`, ascending, for "sizes that would work" hints.
-
-    Only candidates up to MAX_SUGGESTED_AXIS_SIZE are tried, so the cost stays
-    small for any value.
-    """
-    found = []
-    for candidate in range(1, min(value, MAX_SUGGESTED_AXIS_SIZE) + 1):
-        if value % candidate == 0:
-            found.append(candidate)
-            if len(found) == limit:
-                break
-    return found
-
-
-def _format_sizes(sizes: list[int], value: int) -> str:
-    text = ", ".join(str(size) for size in sizes)
-    if sizes and sizes[-1] != value:
-        text += ", ..."
-    return text
-
-
 def check_mesh(config: GptOssConfig, mesh: MeshConfig) -> list[Issue]:
     """Return every error that stops `config` from sharding on `mesh`, one per (field, axis) pair.
 
@@ -198,7 +173,7 @@ def check_mesh(config: GptOssConfig, mesh: MeshConfig) -> list[Issue]:
                 ),
                 hint=(
                     f"choose a size for mesh axis 'tp' that divides {config.num_key_value_heads} "
-                    f"({_format_sizes(divisors(config.num_key_value_heads), config.num_key_value_heads)}) "
+                    f"({format_divisors(config.num_key_value_heads)}) "
                     f"or a multiple of it that divides num_attention_heads={config.num_attention_heads}"
                 ),
             )
@@ -230,7 +205,7 @@ def check_mesh(config: GptOssConfig, mesh: MeshConfig) -> list[Issue]:
                     ),
                     hint=(
                         f"choose a size for mesh axis '{dimension.mesh_axis}' that divides {value} "
-                        f"({_format_sizes(divisors(value), value)})"
+                        f"({format_divisors(value)})"
                     ),
                 )
             )
