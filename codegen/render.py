@@ -33,7 +33,7 @@ FLAX_VERSION = "0.12.8"
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """What to generate and how the banner names its sources.
+    """Inputs of one generation: the validated config and mesh, and the names the banner gives its sources.
 
     `config_path`, `mesh_source` and `output_dir` appear verbatim in banners and
     in `[tool.ossgen]`, so give them relative to the directory the command runs in.

@@ -70,7 +70,7 @@ def write_files(files: dict[str, str], project_dir: Path) -> list[Path]:
 
 
 def diff_files(files: dict[str, str], project_dir: Path) -> list[str]:
-    """Return a unified diff from the files on disk to the rendered ones; empty when they match.
+    """Return a unified diff from the files on disk to the rendered ones, or an empty list when they match.
 
     A rendered file missing on disk shows as added; a stray `.py` file in the
     package folder that the generator does not write shows as removed.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-# Largest divisor a hint lists; far more than the heads of a model or the devices
-# along one mesh axis, and small enough that listing stays fast for any value.
+# Largest divisor a hint lists. It is far above any head count or mesh axis size,
+# and small enough that listing stays fast for any value.
 MAX_LISTED_DIVISOR = 65536
 
 

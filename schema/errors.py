@@ -469,7 +469,7 @@ _MESH_KEYS = (*MESH_AXIS_NAMES, "num_devices")
 
 
 def _generic_hint(error_type: str, context: Mapping[str, Any]) -> str | None:
-    """Return the fix for one of pydantic's own error types, or None when its message says it all."""
+    """Return the fix for one of pydantic's own error types, or None when its message is enough."""
     bounds = {"greater_than": ("gt", "greater than"), "greater_than_equal": ("ge", "at least"),
               "less_than": ("lt", "less than"), "less_than_equal": ("le", "at most")}
     if error_type in bounds:

@@ -511,7 +511,7 @@ def _with_fallback_position(issue: Issue, positions: Mapping[FieldPath, SourceLo
     """Place an issue about a field the file leaves at its default on a field the file sets.
 
     A cross-field rule such as "original_max_position_embeddings < max_position_embeddings"
-    can fail on a default value; the issue then points at the first key named in its
+    can fail on a default value. The issue then points at the first key named in its
     message that the file does set.
     """
     if issue.line is not None or not positions:
@@ -573,17 +573,26 @@ def load_config(
     Raises ConfigError for invalid content, including text that is not UTF-8, and lets
     OSError (such as FileNotFoundError) through for files that cannot be read.
     """
-    raw = Path(path).read_bytes()
     file = os.fspath(path)
+    text = read_utf8(Path(path), file)
+    return load_config_text(text, filename=file, strict=strict, source_format=source_format)
+
+
+def read_utf8(path: Path, file: str) -> str:
+    """Read a file as UTF-8, a leading byte order mark allowed.
+
+    Raises:
+      ConfigError: the bytes are not UTF-8; the issue has the line and column of the first bad byte.
+      OSError: the file cannot be read.
+    """
+    raw = path.read_bytes()
     try:
-        # utf-8-sig also accepts files that start with a byte order mark.
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
         issue = _syntax_issue(file, f"the file is not valid UTF-8 ({error.reason})", line, column)
         raise ConfigError([issue]) from error
-    return load_config_text(text, filename=file, strict=strict, source_format=source_format)
 
 
 def config_from_mapping(

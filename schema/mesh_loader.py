@@ -1,6 +1,6 @@
 """Load a device mesh from a YAML or JSON file, or from an inline spec, with key positions.
 
-A mesh file holds a mapping of axis sizes, at the top level or under `mesh:`:
+A mesh file contains a mapping of axis sizes, at the top level or under `mesh:`:
 
     ep: 4
     tp: 2
@@ -21,6 +21,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ossgen.schema.errors import ConfigError, FieldPath, Issue, SourceLocation, issues_from_validation_error
+from ossgen.schema.loaders import read_utf8
 from ossgen.schema.mesh import MeshConfig, parse_mesh_spec
 
 
@@ -87,15 +88,7 @@ def load_mesh_located(source: str | os.PathLike[str]) -> LoadedMesh:
         except (ValueError, pydantic.ValidationError) as error:
             raise ConfigError([_issue(text_source, message) for message in _messages(error)]) from None
 
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
-        raise ConfigError(
-            [_issue(text_source, f"the file is not valid UTF-8 ({error.reason})", line=line, column=column, code="syntax")]
-        ) from None
+    text = read_utf8(path, text_source)
     if path.suffix.lower() == ".json":
         _check_json_syntax(text, text_source)
     document, positions = _parse(text, text_source)

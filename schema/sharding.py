@@ -9,8 +9,8 @@ Layout choices:
 - `o_proj` is row-wise: its input features (the heads) split on `tp`;
 - experts split on `ep` along the expert axis, their hidden layer on `tp`;
 - the hidden size splits on `fsdp`; norms, the router and row biases are replicated.
-Key/value heads split on `tp` when `tp` divides them; with fewer key/value heads
-than `tp` they are replicated across `tp`, which then must be a multiple of them.
+Key/value heads split on `tp` when `tp` divides them. With fewer key/value heads
+than `tp`, they are replicated across `tp`, which then must be a multiple of them.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ def check_mesh(config: GptOssConfig, mesh: MeshConfig) -> list[Issue]:
 
 
 def per_device_parameter_bytes(config: GptOssConfig, mesh: MeshConfig) -> int:
-    """Return the parameter bytes one device holds under the rules, from shapes alone.
+    """Return the parameter bytes stored on one device under the rules, from shapes alone.
 
     Assumes every sharded dimension divides evenly (`check_mesh` passes) and an
     unresolved -1 axis counts as size 1.
